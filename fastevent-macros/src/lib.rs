@@ -1,0 +1,36 @@
+//! Procedural macros of fastevent. Users depend on `fastevent`, which
+//! re-exports these; the generated code names only `::fastevent` paths.
+//!
+//! Each macro is split into `parse` (syn into a small AST of our own),
+//! `check` (every mistake collected into one `syn::Error`, spanned on the
+//! user's tokens) and `expand` (quote). On error the user's item is emitted
+//! unchanged next to the error, so one mistake does not cascade.
+
+mod diagnostics;
+mod duration;
+mod event;
+mod listener;
+mod literals;
+mod naming;
+mod suggest;
+mod symbols;
+
+use proc_macro::TokenStream;
+
+/// `#[derive(Event)]`: see `fastevent::Event`.
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    event::derive(input.into()).into()
+}
+
+/// `#[listener(on = Event, ...)]` on an `impl` block: see `fastevent::listener`.
+#[proc_macro_attribute]
+pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
+    listener::attribute(args.into(), item.into()).into()
+}
+
+/// `allow_unwired!(Event)`: see `fastevent::allow_unwired`.
+#[proc_macro]
+pub fn allow_unwired(input: TokenStream) -> TokenStream {
+    event::allow_unwired(input.into()).into()
+}

@@ -1,0 +1,137 @@
+//! `dispatch` (one job per listener on the configured driver) and
+//! `dispatch_now` (every listener inline, awaited).
+
+use crate::config::{self, ConfigError};
+use crate::context::ContextSnapshot;
+use crate::driver::{DriverError, JobBatch};
+use crate::event::Event;
+use crate::registry::{RegistryError, registry};
+use crate::run::{self, FailureReason};
+use crate::testing::{self, Intercepted};
+use std::fmt;
+
+/// What `dispatch` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Dispatched {
+    /// How many jobs were queued: one per listener.
+    pub jobs: usize,
+}
+
+/// Why a dispatch did not happen, or (for `dispatch_now`) which listeners failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The wiring linked into the program is invalid.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The configuration (environment or builder) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The driver did not accept the jobs; none of them counts as dispatched.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    /// `dispatch_now`: these listeners failed (the others ran to the end).
+    #[error(transparent)]
+    ListenersFailed(#[from] ListenerFailures),
+}
+
+/// The listeners of one `dispatch_now` that failed, each with its reason.
+#[derive(Debug, thiserror::Error)]
+pub struct ListenerFailures {
+    /// The event's registered name.
+    pub event: &'static str,
+    /// How many listeners ran.
+    pub listeners: usize,
+    /// One entry per failed listener.
+    pub failures: Vec<ListenerFailure>,
+}
+
+/// One failed listener.
+#[derive(Debug)]
+pub struct ListenerFailure {
+    /// The listener's registered name.
+    pub listener: &'static str,
+    /// What went wrong.
+    pub reason: FailureReason,
+}
+
+impl fmt::Display for ListenerFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} listeners of event `{}` failed",
+            self.failures.len(),
+            self.listeners,
+            self.event
+        )?;
+        for failure in &self.failures {
+            write!(f, "; {}: {}", failure.listener, failure.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// Queues one job per listener of `event` on the configured driver. Returns
+/// once the driver accepted all of them; on error, none counts as queued.
+pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
+    E::__fastevent_require_listener();
+    let event = match testing::intercept(event, testing::Mode::Queued) {
+        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
+        Intercepted::Passed(event) => event,
+    };
+    let listeners = registry().validate()?.listeners_of::<E>();
+    if listeners.is_empty() {
+        tracing::debug!(target: "fastevent", event = E::NAME, "dispatched with no listener");
+        return Ok(Dispatched { jobs: 0 });
+    }
+    let driver = config::driver()?;
+    let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
+    Ok(driver.enqueue(batch).await?)
+}
+
+/// Runs every listener of `event` now, concurrently on the caller's task,
+/// and waits for all of them. Listeners see the caller's whole context.
+/// The error lists every listener that failed, not only the first.
+pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
+    E::__fastevent_require_listener();
+    let event = match testing::intercept(event, testing::Mode::Now) {
+        Intercepted::Captured => return Ok(()),
+        Intercepted::Passed(event) => event,
+    };
+    let listeners = registry().validate()?.listeners_of::<E>();
+    let failures: Vec<ListenerFailure> = match listeners {
+        [] => Vec::new(),
+        // The common case skips join_all's allocations.
+        [listener] => run::run_typed(listener, &event)
+            .await
+            .err()
+            .map(|reason| ListenerFailure {
+                listener: listener.name,
+                reason,
+            })
+            .into_iter()
+            .collect(),
+        many => futures_util::future::join_all(many.iter().map(|listener| async {
+            run::run_typed(listener, &event)
+                .await
+                .map_err(|reason| ListenerFailure {
+                    listener: listener.name,
+                    reason,
+                })
+        }))
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect(),
+    };
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ListenerFailures {
+            event: E::NAME,
+            listeners: listeners.len(),
+            failures,
+        }
+        .into())
+    }
+}

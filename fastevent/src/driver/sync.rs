@@ -1,0 +1,68 @@
+//! The `sync` driver, the reference system's default: each job runs as a
+//! background task in this process. Nothing is stored, so a crash loses the
+//! jobs that were running (at-most-once); failures are logged with event,
+//! listener and error, counted in [`crate::stats`], and never silent.
+
+use super::{Driver, DriverError, InFlight, JobBatch};
+use crate::dispatch::Dispatched;
+use crate::registry::{AnyEvent, ListenerEntry};
+use crate::run;
+use crate::stats;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+/// Jobs of the sync driver that run now, in this process.
+static IN_FLIGHT: InFlight = InFlight::new();
+
+/// Runs jobs as Tokio tasks in the dispatching process.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SyncDriver;
+
+impl Driver for SyncDriver {
+    fn name(&self) -> &'static str {
+        "sync"
+    }
+
+    fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+        Box::pin(std::future::ready(spawn_jobs(batch)))
+    }
+
+    fn drain(&self) -> BoxFuture<'_, ()> {
+        Box::pin(IN_FLIGHT.wait_idle())
+    }
+}
+
+fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| DriverError {
+        driver: "sync",
+        event: batch.event_name(),
+        message: "the sync driver runs jobs as Tokio tasks, and this dispatch is not inside a Tokio runtime".into(),
+        source: Some(Box::new(e)),
+    })?;
+    for listener in batch.listeners() {
+        let event = Arc::clone(batch.shared_event());
+        let job = batch.context().clone().scope(run_job(listener, event));
+        runtime.spawn(job);
+    }
+    stats::record_dispatched(batch.listeners().len());
+    Ok(Dispatched {
+        jobs: batch.listeners().len(),
+    })
+}
+
+async fn run_job(listener: &'static ListenerEntry, event: Arc<AnyEvent>) {
+    let _running = IN_FLIGHT.start();
+    match run::run_typed(listener, &*event).await {
+        Ok(()) => stats::record_succeeded(),
+        Err(reason) => {
+            stats::record_failed();
+            tracing::error!(
+                target: "fastevent",
+                event = listener.event_name,
+                listener = listener.name,
+                error = %reason,
+                "listener failed"
+            );
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! fastevent: typed events, listeners wired at link time, one job per
+//! listener on a queue.
+//!
+//! Declare events with `#[derive(Event)]` and listeners with
+//! `#[listener(on = Event)]`; `event.dispatch().await` queues one job per
+//! listener on the configured driver, `event.dispatch_now().await` runs them
+//! all inline. A program that dispatches an event no listener is linked for
+//! does not link. See the README for the guide.
+
+#![warn(missing_docs)]
+
+// Lets the macros' `::fastevent::...` paths resolve inside this crate too.
+extern crate self as fastevent;
+
+mod app_state;
+mod config;
+pub mod context;
+mod dispatch;
+pub mod driver;
+mod event;
+mod listener;
+pub mod registry;
+mod run;
+mod stats;
+pub mod testing;
+
+pub use app_state::{MissingState, provide, state};
+pub use config::{Config, ConfigError, QueueDriver, drain};
+pub use dispatch::{
+    DispatchError, Dispatched, ListenerFailure, ListenerFailures, dispatch, dispatch_now,
+};
+pub use event::Event;
+pub use listener::{Backoff, BoxError, IntoListenerResult, Listener, ListenerOptions};
+pub use run::FailureReason;
+pub use stats::{Stats, stats};
+
+/// Derives [`Event`](trait@Event) for a struct or enum that also derives
+/// serde's `Serialize` and `Deserialize`.
+///
+/// Options: `#[event(name = "chat.created")]` (the registered name; default:
+/// snake case of the type name without a trailing `_event`),
+/// `#[event(version = 2)]`, and `#[event(allow_unwired)]` for an event
+/// whose listeners live in another program (no link-time check).
+pub use fastevent_macros::Event;
+
+/// Wires an `impl` block as a listener: `#[listener(on = NewChatEvent)]`.
+///
+/// The block needs `async fn handle(&self, event: &NewChatEvent)` returning
+/// `()` or `Result<(), E>`; other items in it stay ordinary methods. Options:
+/// `name = "..."` (default: snake case of the type), `queue = "emails"`,
+/// `tries = 3`, `backoff = "2s"` or `backoff = ["1s", "10s", "1m"]`,
+/// `timeout = "30s"` (soft: the listener is cancelled) and
+/// `hard_timeout = "1m"` (its worker process is killed). Every option is
+/// checked at compile time.
+pub use fastevent_macros::listener;
+
+/// Lets this program link while it dispatches `Event` without a listener:
+/// `fastevent::allow_unwired!(NewChatEvent);` in an integration test or
+/// doc-test of a library whose listeners live in the application. A library's
+/// own unit tests (`cfg(test)`) need nothing.
+pub use fastevent_macros::allow_unwired;
+
+/// What the generated code names; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::{
+        ALLOWED_UNWIRED, AllowedUnwired, EVENTS, EventEntry, LISTENERS, ListenerEntry,
+    };
+    pub use linkme;
+
+    /// Carries the `on = X` type of one `#[listener]`, so a wrong `X` is
+    /// reported once, at the user's `X`.
+    pub trait ListenerBinding {
+        /// The event listened to.
+        type Event: crate::Event;
+    }
+}
