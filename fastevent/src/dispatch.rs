@@ -12,7 +12,6 @@ use std::fmt;
 
 /// What `dispatch` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
 pub struct Dispatched {
     /// How many jobs were queued: one per listener.
     pub jobs: usize,

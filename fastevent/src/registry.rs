@@ -388,3 +388,176 @@ impl Registry {
             .any(|l| (l.listener_type)() == listener)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    // Hand-written impls: these types must stay out of the linked slices,
+    // which the whole test binary shares.
+    macro_rules! test_event {
+        ($ty:ident, $name:literal) => {
+            #[derive(Serialize, Deserialize)]
+            pub(super) struct $ty;
+            impl Event for $ty {
+                const NAME: &'static str = $name;
+                const VERSION: u32 = 1;
+                fn __fastevent_require_listener() {}
+            }
+        };
+    }
+
+    macro_rules! test_listener {
+        ($ty:ident on $($event:ident),+) => {
+            #[derive(Default)]
+            struct $ty;
+            $(impl Listener<$event> for $ty {
+                type Output = ();
+                async fn handle(&self, _: &$event) {}
+            })+
+        };
+    }
+
+    test_event!(Created, "created");
+    test_event!(Deleted, "deleted");
+    test_event!(Archived, "archived");
+    test_listener!(Audit on Created, Deleted);
+    test_listener!(Notify on Created);
+    test_listener!(Unregistered on Created);
+
+    mod other {
+        use super::*;
+        // Same bare type name as the outer `Created`, another registered name.
+        test_event!(Created, "other.created");
+    }
+
+    fn listener<E: Event, L: Listener<E>>(name: &'static str) -> ListenerEntry {
+        ListenerEntry::of::<E, L>(name, ListenerOptions::DEFAULT, module_path!())
+    }
+
+    fn problems(registry: &Registry) -> Vec<String> {
+        registry.validate().err().map(|e| e.problems).unwrap_or_default()
+    }
+
+    #[test]
+    fn sorts_events_and_listeners_by_name_and_finds_them() {
+        static EVENTS: [EventEntry; 2] = [
+            EventEntry::of::<Deleted>("Deleted", false, "m"),
+            EventEntry::of::<Created>("Created", false, "m"),
+        ];
+        static LISTENERS: LazyEntries = LazyEntries::new(|| {
+            vec![
+                listener::<Created, Notify>("notify"),
+                listener::<Created, Audit>("audit"),
+                listener::<Deleted, Audit>("audit"),
+            ]
+        });
+        let registry = Registry::build(&EVENTS, LISTENERS.get(), &[], true);
+        assert_eq!(problems(&registry), Vec::<String>::new());
+        let names: Vec<_> = registry.events().iter().map(|e| e.event.name).collect();
+        assert_eq!(names, ["created", "deleted"]);
+        let created: Vec<_> = registry.listeners_of::<Created>().iter().map(|l| l.name).collect();
+        assert_eq!(created, ["audit", "notify"]);
+        assert!(registry.listener("deleted", "audit").is_some());
+        assert!(registry.listener("deleted", "notify").is_none());
+        assert!(registry.listener("nope", "audit").is_none());
+        assert!(registry.is_listening::<Created, Notify>());
+        assert!(!registry.is_listening::<Created, Unregistered>());
+        assert!(registry.listeners_of::<Archived>().is_empty());
+    }
+
+    #[test]
+    fn two_events_with_one_name_are_refused_naming_both() {
+        #[derive(Serialize, Deserialize)]
+        struct AlsoCreated;
+        impl Event for AlsoCreated {
+            const NAME: &'static str = "created";
+            const VERSION: u32 = 1;
+            fn __fastevent_require_listener() {}
+        }
+        static EVENTS: [EventEntry; 2] = [
+            EventEntry::of::<Created>("Created", true, "m"),
+            EventEntry::of::<AlsoCreated>("AlsoCreated", true, "m"),
+        ];
+        let registry = Registry::build(&EVENTS, &[], &[], true);
+        let problems = problems(&registry);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("two events are named `created`"), "{problems:?}");
+        assert!(problems[0].contains("Created") && problems[0].contains("AlsoCreated"));
+    }
+
+    #[test]
+    fn two_listeners_with_one_name_are_refused_naming_both() {
+        static EVENTS: [EventEntry; 1] = [EventEntry::of::<Created>("Created", false, "m")];
+        static LISTENERS: LazyEntries = LazyEntries::new(|| {
+            vec![
+                listener::<Created, Notify>("same"),
+                listener::<Created, Audit>("same"),
+            ]
+        });
+        let registry = Registry::build(&EVENTS, LISTENERS.get(), &[], true);
+        let problems = problems(&registry);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("two listeners of event `created` are named `same`"));
+        assert!(problems[0].contains("Notify") && problems[0].contains("Audit"));
+    }
+
+    #[test]
+    fn an_unwired_event_is_a_warning_where_the_linker_checked_and_an_error_elsewhere() {
+        static EVENTS: [EventEntry; 2] = [
+            EventEntry::of::<Archived>("Archived", false, "m"),
+            EventEntry::of::<Deleted>("Deleted", true, "m"),
+        ];
+        let linked = Registry::build(&EVENTS, &[], &[], true);
+        assert!(linked.validate().is_ok());
+        assert_eq!(linked.warnings().len(), 1);
+        assert!(linked.warnings()[0].contains("`archived`"));
+
+        let unlinked = Registry::build(&EVENTS, &[], &[], false);
+        let problems = problems(&unlinked);
+        assert_eq!(problems.len(), 1, "allow_unwired exempts `deleted`: {problems:?}");
+        assert!(problems[0].contains("event `archived`"));
+        assert!(problems[0].contains("#[listener(on = Archived)]"));
+
+        static ALLOWED: [AllowedUnwired; 1] = [AllowedUnwired::of::<Archived>()];
+        assert!(Registry::build(&EVENTS, &[], &ALLOWED, false).validate().is_ok());
+    }
+
+    #[test]
+    fn events_sharing_a_type_name_must_each_have_a_listener() {
+        static EVENTS: [EventEntry; 2] = [
+            EventEntry::of::<Created>("Created", false, "a"),
+            EventEntry::of::<other::Created>("Created", false, "b"),
+        ];
+        static LISTENERS: LazyEntries =
+            LazyEntries::new(|| vec![listener::<Created, Notify>("notify")]);
+        let registry = Registry::build(&EVENTS, LISTENERS.get(), &[], true);
+        let problems = problems(&registry);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("event `other.created`"), "{problems:?}");
+        assert!(problems[0].contains("link-time check cannot see it"), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn a_listener_runs_from_json_and_refuses_a_bad_payload() {
+        let entry: &'static ListenerEntry = Box::leak(Box::new(listener::<Created, Notify>("n")));
+        entry.decode_and_run("null").unwrap().await.unwrap();
+        let error = entry.decode_and_run("{\"not\": \"unit\"}").err().unwrap();
+        assert!(error.to_string().contains("expected unit struct"), "{error}");
+    }
+
+    /// `ListenerEntry::of` is const, but a test's entries are easier to list
+    /// in a Vec; leaked once, they are `'static` like linked ones.
+    struct LazyEntries(OnceLock<&'static [ListenerEntry]>, fn() -> Vec<ListenerEntry>);
+
+    impl LazyEntries {
+        const fn new(make: fn() -> Vec<ListenerEntry>) -> Self {
+            Self(OnceLock::new(), make)
+        }
+
+        fn get(&self) -> &'static [ListenerEntry] {
+            self.0.get_or_init(|| Vec::leak((self.1)()))
+        }
+    }
+}

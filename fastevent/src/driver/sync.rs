@@ -3,6 +3,7 @@
 //! jobs that were running (at-most-once); failures are logged with event,
 //! listener and error, counted in [`crate::stats`], and never silent.
 
+use super::in_flight::InFlightGuard;
 use super::{Driver, DriverError, InFlight, JobBatch};
 use crate::dispatch::Dispatched;
 use crate::registry::{AnyEvent, ListenerEntry};
@@ -41,7 +42,10 @@ fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
     })?;
     for listener in batch.listeners() {
         let event = Arc::clone(batch.shared_event());
-        let job = batch.context().clone().scope(run_job(listener, event));
+        // Counted before the task exists, so a `drain` right after this
+        // dispatch waits for it even if it has not started yet.
+        let running = IN_FLIGHT.start();
+        let job = batch.context().clone().scope(run_job(listener, event, running));
         runtime.spawn(job);
     }
     stats::record_dispatched(batch.listeners().len());
@@ -50,8 +54,11 @@ fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
     })
 }
 
-async fn run_job(listener: &'static ListenerEntry, event: Arc<AnyEvent>) {
-    let _running = IN_FLIGHT.start();
+async fn run_job(
+    listener: &'static ListenerEntry,
+    event: Arc<AnyEvent>,
+    _running: InFlightGuard<'static>,
+) {
     match run::run_typed(listener, &*event).await {
         Ok(()) => stats::record_succeeded(),
         Err(reason) => {

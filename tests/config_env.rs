@@ -1,0 +1,59 @@
+//! QUEUE_DRIVER is read from the environment at the first dispatch; a value
+//! we do not know is a clear error there, never a silent fallback.
+//! The environment is per process, so each case runs this test binary again
+//! as a child with the variable set.
+
+use fastevent::{Event, listener};
+use serde::{Deserialize, Serialize};
+use std::process::Command;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+struct Pinged;
+
+#[derive(Default)]
+struct Pong;
+
+#[listener(on = Pinged)]
+impl Pong {
+    async fn handle(&self, _: &Pinged) {}
+}
+
+/// Runs in the child only: dispatches once and prints the outcome.
+#[tokio::test]
+async fn child_dispatch() {
+    if std::env::var_os("FASTEVENT_TEST_CHILD").is_none() {
+        return;
+    }
+    match Pinged.dispatch().await {
+        Ok(d) => println!("OUTCOME ok jobs={}", d.jobs),
+        Err(e) => println!("OUTCOME err {e}"),
+    }
+}
+
+fn dispatch_with_queue_driver(value: &str) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_dispatch", "--nocapture", "--test-threads=1"])
+        .env("FASTEVENT_TEST_CHILD", "1")
+        .env("QUEUE_DRIVER", value)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("OUTCOME "))
+        .unwrap_or_else(|| panic!("no outcome in:\n{stdout}"))
+        .to_string()
+}
+
+#[test]
+fn an_unknown_queue_driver_fails_the_dispatch_with_a_clear_error() {
+    assert_eq!(
+        dispatch_with_queue_driver("rabbit"),
+        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync"
+    );
+}
+
+#[test]
+fn a_known_queue_driver_in_any_case_dispatches() {
+    assert_eq!(dispatch_with_queue_driver("SYNC"), "ok jobs=1");
+}

@@ -1,0 +1,9 @@
+//! Compile-fail tests: every compile-time diagnostic of fastevent, with the
+//! exact message a user sees. Regenerate the `.stderr` files with
+//! `TRYBUILD=overwrite cargo test --test ui`, then read every one of them.
+
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/*.rs");
+}

@@ -1,0 +1,11 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct NotAnEvent {
+    chat_id: u64,
+}
+
+fastevent::allow_unwired!(NotAnEvent);
+
+fn main() {}

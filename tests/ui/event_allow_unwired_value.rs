@@ -1,0 +1,10 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+#[event(allow_unwired = true)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+fn main() {}

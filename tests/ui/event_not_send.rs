@@ -1,0 +1,10 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    #[serde(skip)]
+    owner: std::rc::Rc<u64>,
+}
+
+fn main() {}

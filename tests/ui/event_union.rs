@@ -1,0 +1,10 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event)]
+union NewChatEvent {
+    chat_id: u64,
+    code: u32,
+}
+
+fn main() {}

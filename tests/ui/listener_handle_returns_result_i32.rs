@@ -1,0 +1,20 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+#[derive(Default)]
+struct GenerateChatTitle;
+
+#[listener(on = NewChatEvent)]
+impl GenerateChatTitle {
+    async fn handle(&self, event: &NewChatEvent) -> Result<(), i32> {
+        let _ = event.chat_id;
+        Err(1)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,19 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+#[derive(Default)]
+struct GenerateChatTitle;
+
+#[listener(on = NewChatEvent)]
+impl GenerateChatTitle {
+    async fn handle(event: &NewChatEvent) {
+        let _ = event.chat_id;
+    }
+}
+
+fn main() {}

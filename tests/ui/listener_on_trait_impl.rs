@@ -1,0 +1,23 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+#[derive(Default)]
+struct GenerateChatTitle;
+
+trait Handler {
+    async fn handle(&self, event: &NewChatEvent);
+}
+
+#[listener(on = NewChatEvent)]
+impl Handler for GenerateChatTitle {
+    async fn handle(&self, event: &NewChatEvent) {
+        let _ = event.chat_id;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,19 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+#[derive(Default)]
+struct GenerateChatTitle;
+
+#[listener(on = NewChatEvent, tries = "three")]
+impl GenerateChatTitle {
+    async fn handle(&self, event: &NewChatEvent) {
+        let _ = event.chat_id;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use fastevent::{listener, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+struct GenerateChatTitle {
+    prefix: String,
+}
+
+#[listener(on = NewChatEvent)]
+impl GenerateChatTitle {
+    async fn handle(&self, event: &NewChatEvent) {
+        let _ = (&self.prefix, event.chat_id);
+    }
+}
+
+fn main() {}
