@@ -40,7 +40,7 @@ fn dispatch_with_queue_driver(value: &str) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("OUTCOME "))
+        .find_map(|l| l.split_once("OUTCOME ").map(|(_, outcome)| outcome))
         .unwrap_or_else(|| panic!("no outcome in:\n{stdout}"))
         .to_string()
 }
