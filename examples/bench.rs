@@ -135,7 +135,11 @@ struct Settings {
     reps: usize,
 }
 
-type Section = (&'static str, &'static str, fn(&Settings) -> Result<Vec<Row>, String>);
+type Section = (
+    &'static str,
+    &'static str,
+    fn(&Settings) -> Result<Vec<Row>, String>,
+);
 
 /// Every section, in run order: name (for `--only`), what it measures, code.
 const SECTIONS: &[Section] = &[
@@ -193,11 +197,7 @@ fn main() -> ExitCode {
             eprintln!("bench: {message}");
             eprintln!(
                 "usage: bench [--quick] [--only <{}>] [--n <N>] [--reps <R>]   (env: BENCH_N, BENCH_REPS)",
-                SECTIONS
-                    .iter()
-                    .map(|s| s.0)
-                    .collect::<Vec<_>>()
-                    .join("|")
+                SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>().join("|")
             );
             return ExitCode::from(2);
         }
@@ -580,7 +580,10 @@ async fn dispatch_range(ids: std::ops::Range<u64>) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         if dispatched.jobs != 1 {
-            return Err(format!("dispatch queued {} jobs, 1 expected", dispatched.jobs));
+            return Err(format!(
+                "dispatch queued {} jobs, 1 expected",
+                dispatched.jobs
+            ));
         }
     }
     Ok(())

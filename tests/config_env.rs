@@ -32,7 +32,12 @@ async fn child_dispatch() {
 
 fn dispatch_with_queue_driver(value: &str) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_dispatch", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_dispatch",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("FASTEVENT_TEST_CHILD", "1")
         .env("QUEUE_DRIVER", value)
         .output()
@@ -49,7 +54,7 @@ fn dispatch_with_queue_driver(value: &str) -> String {
 fn an_unknown_queue_driver_fails_the_dispatch_with_a_clear_error() {
     assert_eq!(
         dispatch_with_queue_driver("rabbit"),
-        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync"
+        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync, sqlite"
     );
 }
 

@@ -63,7 +63,10 @@ async fn a_value_that_cannot_be_serialized_is_refused_at_set() {
             matches!(&error, ContextError::NotSerializable { key: "pairs", .. }),
             "{error:?}"
         );
-        assert!(error.to_string().contains("cannot be serialized"), "{error}");
+        assert!(
+            error.to_string().contains("cannot be serialized"),
+            "{error}"
+        );
         assert_eq!(context::get(&PAIRS), None);
     })
     .await;
@@ -97,12 +100,17 @@ async fn a_snapshot_survives_json_and_decodes_to_the_key_type() {
 
 #[tokio::test]
 async fn a_propagated_value_of_the_wrong_shape_is_reported_not_panicked() {
-    let snapshot =
-        ContextSnapshot::from_json(BTreeMap::from([("user_id".into(), "\"not a number\"".into())]));
+    let snapshot = ContextSnapshot::from_json(BTreeMap::from([(
+        "user_id".into(),
+        "\"not a number\"".into(),
+    )]));
     snapshot
         .scope(async {
             let error = context::try_get(&USER_ID).unwrap_err();
-            assert!(matches!(error, ContextError::Undecodable { key: "user_id", .. }));
+            assert!(matches!(
+                error,
+                ContextError::Undecodable { key: "user_id", .. }
+            ));
             assert_eq!(context::get(&USER_ID), None);
         })
         .await;
@@ -124,10 +132,16 @@ struct RecordView;
 #[listener(on = ProfileViewed)]
 impl RecordView {
     async fn handle(&self, event: &ProfileViewed) {
-        let seen = (context::get(&USER_ID), context::get(&LOCALE), context::get(&DB_HANDLE));
+        let seen = (
+            context::get(&USER_ID),
+            context::get(&LOCALE),
+            context::get(&DB_HANDLE),
+        );
         // A listener's own change must not reach its dispatcher.
         let _ = context::set(&LOCALE, "changed-by-listener".to_string());
-        SEEN.lock().unwrap().push(("record_view", event.profile, seen));
+        SEEN.lock()
+            .unwrap()
+            .push(("record_view", event.profile, seen));
     }
 }
 
@@ -140,7 +154,12 @@ async fn listeners_see_the_context_where_the_event_was_dispatched() {
                 context::set(&LOCALE, format!("locale-{user}")).unwrap();
                 context::set(&DB_HANDLE, format!("conn-{user}").into()).unwrap();
                 let _ = ProfileViewed { profile: user }.dispatch().await.unwrap();
-                ProfileViewed { profile: 100 + user }.dispatch_now().await.unwrap();
+                ProfileViewed {
+                    profile: 100 + user,
+                }
+                .dispatch_now()
+                .await
+                .unwrap();
                 assert_eq!(context::get(&USER_ID), Some(user));
             }))
         })

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-
 /// A plain `std::error::Error` of the user's own.
 #[derive(Debug)]
 struct TitleError(&'static str);
@@ -79,12 +78,20 @@ async fn dispatch_now_runs_every_listener_and_names_every_failure() {
     assert_eq!(
         failed,
         vec![
-            ("panic_on_close", "panicked: close handler exploded".to_string()),
+            (
+                "panic_on_close",
+                "panicked: close handler exploded".to_string()
+            ),
             ("refuse_to_close", "title error: chat is pinned".to_string()),
         ]
     );
     assert!(matches!(
-        failures.failures.iter().find(|f| f.listener == "refuse_to_close").unwrap().reason,
+        failures
+            .failures
+            .iter()
+            .find(|f| f.listener == "refuse_to_close")
+            .unwrap()
+            .reason,
         FailureReason::Error(_)
     ));
     let mut seen = CLOSED_SEEN.lock().unwrap().clone();
@@ -111,7 +118,10 @@ struct CountWords;
 
 #[listener(on = MessagePosted)]
 impl CountWords {
-    async fn handle(&self, event: &MessagePosted) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    async fn handle(
+        &self,
+        event: &MessagePosted,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::time::sleep(Duration::from_millis(1)).await;
         WORDS_COUNTED.fetch_add(event.words, Ordering::SeqCst);
         Ok(())
@@ -135,7 +145,10 @@ async fn dispatch_queues_one_job_per_listener_and_drain_waits_for_all() {
     for words in 1..=100 {
         jobs += MessagePosted { words }.dispatch().await.unwrap().jobs;
     }
-    jobs += fastevent::dispatch(MessagePosted { words: 1000 }).await.unwrap().jobs;
+    jobs += fastevent::dispatch(MessagePosted { words: 1000 })
+        .await
+        .unwrap()
+        .jobs;
     assert_eq!(jobs, 202);
     fastevent::drain().await;
     assert_eq!(WORDS_COUNTED.load(Ordering::SeqCst), 5050 + 1000);
@@ -164,7 +177,10 @@ async fn background_failures_are_counted() {
     fastevent::drain().await;
     let after = fastevent::stats();
     assert!(after.failed > before.failed, "{before:?} -> {after:?}");
-    assert!(after.dispatched > before.dispatched, "{before:?} -> {after:?}");
+    assert!(
+        after.dispatched > before.dispatched,
+        "{before:?} -> {after:?}"
+    );
 }
 
 // --- soft timeout --------------------------------------------------------------
@@ -249,7 +265,10 @@ mod anyhow_like {
 
 #[tokio::test]
 async fn one_listener_type_listens_to_several_events() {
-    UserJoined { name: "ada".into() }.dispatch_now().await.unwrap();
+    UserJoined { name: "ada".into() }
+        .dispatch_now()
+        .await
+        .unwrap();
     UserLeft::Banned {
         name: "bob".into(),
         reason: "spam".into(),
@@ -283,7 +302,10 @@ struct Greet;
 impl Greet {
     async fn handle(&self, event: &Greeted) -> Result<(), fastevent::MissingState> {
         let greeter = fastevent::state::<Greeter>()?;
-        GREETINGS.lock().unwrap().push(format!("{}, {}", greeter.greeting, event.name));
+        GREETINGS
+            .lock()
+            .unwrap()
+            .push(format!("{}, {}", greeter.greeting, event.name));
         Ok(())
     }
 }
@@ -291,7 +313,14 @@ impl Greet {
 #[tokio::test]
 async fn listeners_reach_application_state() {
     fastevent::provide(Greeter { greeting: "hello" });
-    assert_eq!(Greeted { name: "ada".into() }.dispatch().await.unwrap().jobs, 1);
+    assert_eq!(
+        Greeted { name: "ada".into() }
+            .dispatch()
+            .await
+            .unwrap()
+            .jobs,
+        1
+    );
     fastevent::drain().await;
     assert_eq!(GREETINGS.lock().unwrap().clone(), vec!["hello, ada"]);
 }
@@ -300,7 +329,12 @@ async fn listeners_reach_application_state() {
 fn missing_state_is_a_clear_error() {
     struct NeverProvided;
     let error = fastevent::state::<NeverProvided>().err().unwrap();
-    assert!(error.to_string().contains("call fastevent::provide(value) at start-up"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("call fastevent::provide(value) at start-up"),
+        "{error}"
+    );
 }
 
 // --- names ---------------------------------------------------------------------
@@ -324,7 +358,9 @@ fn names_follow_the_reference_unless_given() {
     assert_eq!(InvoicePaidEvent::VERSION, 3);
     assert_eq!(MessagePosted::VERSION, 1);
     let registry = fastevent::registry::registry();
-    let listener = registry.listener("billing.invoice_paid", "billing.mark_paid").unwrap();
+    let listener = registry
+        .listener("billing.invoice_paid", "billing.mark_paid")
+        .unwrap();
     assert!(listener.type_path().ends_with("MarkPaid"));
     let index = registry.listener("message_posted", "index_words").unwrap();
     assert_eq!(index.options.queue, Some("search"));

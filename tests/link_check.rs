@@ -95,7 +95,10 @@ fn unwired_message(event: &str) -> String {
 #[track_caller]
 fn assert_fails_to_link(output: Output, event: &str) {
     let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "expected a link error, but it built:\n{stderr}");
+    assert!(
+        !output.status.success(),
+        "expected a link error, but it built:\n{stderr}"
+    );
     assert!(
         stderr.contains("undefined") && stderr.contains(&unwired_message(event)),
         "the link error does not name {event}:\n{stderr}"
@@ -113,12 +116,24 @@ fn assert_runs_and_prints(output: Output, expected: &[&str]) {
 
 #[test]
 fn an_event_dispatched_without_listener_fails_to_link_naming_it() {
-    assert_fails_to_link(cargo(&["build", "--features", "bins", "--bin", "unwired"]), "OrphanedSignupEvent");
+    assert_fails_to_link(
+        cargo(&["build", "--features", "bins", "--bin", "unwired"]),
+        "OrphanedSignupEvent",
+    );
 }
 
 #[test]
 fn a_library_event_whose_listener_the_application_forgot_fails_to_link() {
-    assert_fails_to_link(cargo(&["build", "--features", "bins", "--bin", "unwired_library_event"]), "OrderPlaced");
+    assert_fails_to_link(
+        cargo(&[
+            "build",
+            "--features",
+            "bins",
+            "--bin",
+            "unwired_library_event",
+        ]),
+        "OrderPlaced",
+    );
 }
 
 #[test]
@@ -131,31 +146,48 @@ fn several_listeners_of_one_event_link_and_all_run() {
 
 #[test]
 fn a_library_event_with_its_listener_in_the_application_links() {
-    assert_runs_and_prints(cargo(&["run", "--features", "bins", "--bin", "wired_library_event"]), &["shipping 9"]);
+    assert_runs_and_prints(
+        cargo(&["run", "--features", "bins", "--bin", "wired_library_event"]),
+        &["shipping 9"],
+    );
 }
 
 #[test]
 fn an_event_marked_allow_unwired_links_and_dispatches_to_nobody() {
-    assert_runs_and_prints(cargo(&["run", "--features", "bins", "--bin", "opted_out"]), &["jobs: 0"]);
+    assert_runs_and_prints(
+        cargo(&["run", "--features", "bins", "--bin", "opted_out"]),
+        &["jobs: 0"],
+    );
 }
 
 #[test]
 fn generated_code_passes_forbid_unsafe_code() {
-    assert_runs_and_prints(cargo(&["run", "--features", "bins", "--bin", "forbid_unsafe"]), &["safe"]);
+    assert_runs_and_prints(
+        cargo(&["run", "--features", "bins", "--bin", "forbid_unsafe"]),
+        &["safe"],
+    );
 }
 
 #[test]
 fn a_librarys_unit_tests_link_without_listeners() {
     let output = cargo(&["test", "--lib"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("1 passed"), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("1 passed"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 #[test]
 fn allow_unwired_lets_a_librarys_integration_test_link() {
     let output = cargo(&["test", "--test", "allowed_in_test"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("1 passed"), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("1 passed"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 #[test]

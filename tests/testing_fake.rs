@@ -86,7 +86,10 @@ async fn the_fake_records_events_and_runs_no_listener() {
             OrderPlaced { order_id: 3 }
         ]
     );
-    assert_eq!(events.modes::<OrderPlaced>(), vec![Mode::Queued, Mode::Now, Mode::Queued]);
+    assert_eq!(
+        events.modes::<OrderPlaced>(),
+        vec![Mode::Queued, Mode::Now, Mode::Queued]
+    );
     assert_eq!(LISTENER_RUNS.load(Ordering::SeqCst), 0);
 }
 
@@ -102,14 +105,26 @@ async fn failed_assertions_say_what_was_dispatched() {
 
     OrderCancelled { order_id: 9 }.dispatch().await.unwrap();
     let message = panic_message(|| events.assert_nothing_dispatched());
-    assert_eq!(message, "expected no event to be dispatched, but dispatched were: order_cancelled");
+    assert_eq!(
+        message,
+        "expected no event to be dispatched, but dispatched were: order_cancelled"
+    );
     let message = panic_message(|| events.assert_dispatched_times::<OrderCancelled>(2));
-    assert!(message.contains("to be dispatched 2 times, but it was dispatched 1 times"), "{message}");
+    assert!(
+        message.contains("to be dispatched 2 times, but it was dispatched 1 times"),
+        "{message}"
+    );
     let message = panic_message(|| events.assert_not_dispatched::<OrderCancelled>());
-    assert!(message.contains("not to be dispatched, but it was dispatched 1 times"), "{message}");
+    assert!(
+        message.contains("not to be dispatched, but it was dispatched 1 times"),
+        "{message}"
+    );
     let message =
         panic_message(|| events.assert_dispatched_with(|e: &OrderCancelled| e.order_id == 1));
-    assert!(message.contains("none of the 1 dispatched matched"), "{message}");
+    assert!(
+        message.contains("none of the 1 dispatched matched"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -126,7 +141,12 @@ fn fakes_of_parallel_tests_never_see_each_others_events() {
                 runtime.block_on(async move {
                     let events = testing::fake();
                     for i in 0..n * 10 {
-                        OrderPlaced { order_id: n * 1000 + i }.dispatch().await.unwrap();
+                        OrderPlaced {
+                            order_id: n * 1000 + i,
+                        }
+                        .dispatch()
+                        .await
+                        .unwrap();
                         tokio::task::yield_now().await;
                     }
                     events.assert_dispatched_times::<OrderPlaced>((n * 10) as usize);
@@ -158,7 +178,9 @@ fn assert_listening_checks_the_registry() {
     testing::assert_listening::<OrderCancelled, ReserveStock>();
     let message = panic_message(testing::assert_listening::<OrderPlaced, NotRegistered>);
     assert!(
-        message.contains("to listen to event `order_placed`, but its listeners are: [testing_fake::ReserveStock]"),
+        message.contains(
+            "to listen to event `order_placed`, but its listeners are: [testing_fake::ReserveStock]"
+        ),
         "{message}"
     );
 }

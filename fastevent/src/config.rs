@@ -1,28 +1,46 @@
-//! Choosing the queue driver: from the environment (`QUEUE_DRIVER`, as in
-//! the reference system) or in code, installed once per process. A bad
-//! value is an error at start-up or at the first dispatch, never a silent
-//! fallback to another driver.
+//! Configuration: from the environment (the reference system's names where
+//! they exist) or in code, installed once per process. A bad value is an
+//! error at start-up or at the first dispatch, never a silent fallback.
 
 use crate::driver::Driver;
+use crate::driver::durable::DurableQueue;
+use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
+use crate::env::Env;
+use crate::job::{JobDefaults, JobSigner};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-/// The installed driver, or why none could be.
-static INSTALLED: OnceLock<Result<Box<dyn Driver>, ConfigError>> = OnceLock::new();
+/// The installed drivers, or why none could be.
+static INSTALLED: OnceLock<Result<Installed, ConfigError>> = OnceLock::new();
+
+/// What `install` fixed for the process.
+pub(crate) struct Installed {
+    pub(crate) driver: Arc<dyn Driver>,
+    /// The same driver's consumer side, for durable drivers.
+    pub(crate) durable: Option<Arc<dyn DurableQueue>>,
+    /// What workers verify jobs with: the dispatchers' key.
+    pub(crate) signer: Option<JobSigner>,
+}
 
 /// A driver `QUEUE_DRIVER` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum QueueDriver {
-    /// Jobs run as background tasks in the dispatching process.
+    /// Jobs run as background tasks in the dispatching process (the
+    /// reference system's default): at-most-once, nothing stored.
     #[default]
     Sync,
+    /// Jobs are stored in a local SQLite database and run by workers
+    /// (`work`): durable on one machine, no server needed.
+    Sqlite,
 }
 
 impl QueueDriver {
     /// Every accepted `QUEUE_DRIVER` value.
-    pub const NAMES: &'static [&'static str] = &["sync"];
+    pub const NAMES: &'static [&'static str] = &["sync", "sqlite"];
 }
 
 impl FromStr for QueueDriver {
@@ -32,6 +50,7 @@ impl FromStr for QueueDriver {
     fn from_str(value: &str) -> Result<Self, ConfigError> {
         match value.trim().to_ascii_lowercase().as_str() {
             "sync" => Ok(QueueDriver::Sync),
+            "sqlite" => Ok(QueueDriver::Sqlite),
             _ => Err(ConfigError::Invalid {
                 variable: "QUEUE_DRIVER",
                 value: value.to_string(),
@@ -43,23 +62,38 @@ impl FromStr for QueueDriver {
 
 /// The configuration of fastevent in this process.
 ///
+/// | variable | default | meaning |
+/// | --- | --- | --- |
+/// | `QUEUE_DRIVER` | `sync` | `sync` or `sqlite` |
+/// | `FASTEVENT_SQLITE_PATH` | `fastevent.db` | the SQLite queue's file |
+/// | `FASTEVENT_SQLITE_SYNCHRONOUS` | `full` | `full` (fsync each commit) or `normal` |
+/// | `FASTEVENT_TRIES` | `3` | attempts of a job whose listener sets no `tries` |
+/// | `SOFT_TIMEOUT_S` | none | soft timeout of a listener that sets none |
+/// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
+/// | `MAX_PAYLOAD_BYTES` | `262144` | largest job accepted at dispatch (`ASYNC_FARM_MAX_PAYLOAD_BYTES` too) |
+/// | `FASTEVENT_SIGNING_KEY` | none | HMAC key (16+ bytes): sign jobs, refuse unsigned ones |
+///
 /// ```
 /// use fastevent::{Config, QueueDriver};
 ///
-/// // In code:
-/// let config = Config::new().queue_driver(QueueDriver::Sync);
-/// // Or from the environment (QUEUE_DRIVER; unset means sync):
+/// let config = Config::new()
+///     .queue_driver(QueueDriver::Sqlite)
+///     .sqlite_path("storage/queue.db")
+///     .tries(5);
 /// let from_env = Config::from_env()?;
 /// # let _ = (config, from_env);
 /// # Ok::<(), fastevent::ConfigError>(())
 /// ```
 pub struct Config {
     driver: DriverChoice,
+    sqlite: SqliteOptions,
+    job_defaults: JobDefaults,
+    signing_key: Option<Vec<u8>>,
 }
 
 enum DriverChoice {
     Named(QueueDriver),
-    Custom(Box<dyn Driver>),
+    Custom(Arc<dyn Driver>),
 }
 
 impl Default for Config {
@@ -73,28 +107,73 @@ impl Config {
     pub fn new() -> Self {
         Self {
             driver: DriverChoice::Named(QueueDriver::Sync),
+            sqlite: SqliteOptions {
+                path: PathBuf::from("fastevent.db"),
+                synchronous: Synchronous::Full,
+                busy_timeout: Duration::from_secs(10),
+            },
+            job_defaults: JobDefaults::default(),
+            signing_key: None,
         }
     }
 
-    /// The defaults overridden by the environment: `QUEUE_DRIVER`.
+    /// The defaults overridden by the environment (see the table above).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name))
+        Self::from_lookup(&|name| std::env::var(name))
     }
 
-    fn from_lookup(
-        lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+    pub(crate) fn from_lookup(
+        lookup: &dyn Fn(&str) -> Result<String, std::env::VarError>,
     ) -> Result<Self, ConfigError> {
+        let env = Env::new(lookup);
         let mut config = Self::new();
-        match lookup("QUEUE_DRIVER") {
-            Ok(value) => config.driver = DriverChoice::Named(value.parse()?),
-            Err(std::env::VarError::NotPresent) => {}
-            Err(std::env::VarError::NotUnicode(_)) => {
+        if let Some(driver) = env.parse::<QueueDriver>(
+            "QUEUE_DRIVER",
+            &format!("one of: {}", QueueDriver::NAMES.join(", ")),
+        )? {
+            config.driver = DriverChoice::Named(driver);
+        }
+        if let Some(path) = env.string("FASTEVENT_SQLITE_PATH")? {
+            config.sqlite.path = PathBuf::from(path);
+        }
+        if let Some(mode) = env.string("FASTEVENT_SQLITE_SYNCHRONOUS")? {
+            config.sqlite.synchronous = match mode.to_ascii_lowercase().as_str() {
+                "full" => Synchronous::Full,
+                "normal" => Synchronous::Normal,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "FASTEVENT_SQLITE_SYNCHRONOUS",
+                        value: mode,
+                        expected: "full or normal".into(),
+                    });
+                }
+            };
+        }
+        if let Some(tries) = env.number("FASTEVENT_TRIES", 1, 1000)? {
+            config.job_defaults.tries = tries as u32;
+        }
+        if let Some(timeout) = env.seconds("SOFT_TIMEOUT_S", 0.001)? {
+            config.job_defaults.timeout = Some(timeout);
+        }
+        if let Some(timeout) = env.seconds("HARD_TIMEOUT_S", 0.001)? {
+            config.job_defaults.hard_timeout = Some(timeout);
+        }
+        let max_payload = match env.number("MAX_PAYLOAD_BYTES", 1024, 1 << 30)? {
+            Some(bytes) => Some(bytes),
+            None => env.number("ASYNC_FARM_MAX_PAYLOAD_BYTES", 1024, 1 << 30)?,
+        };
+        if let Some(bytes) = max_payload {
+            config.job_defaults.max_payload_bytes = bytes as usize;
+        }
+        if let Some(key) = env.string("FASTEVENT_SIGNING_KEY")? {
+            if key.len() < JobSigner::MIN_KEY_BYTES {
                 return Err(ConfigError::Invalid {
-                    variable: "QUEUE_DRIVER",
-                    value: "(not valid unicode)".into(),
-                    expected: format!("one of: {}", QueueDriver::NAMES.join(", ")),
+                    variable: "FASTEVENT_SIGNING_KEY",
+                    value: "(redacted)".into(),
+                    expected: format!("a secret of at least {} bytes", JobSigner::MIN_KEY_BYTES),
                 });
             }
+            config.signing_key = Some(key.into_bytes());
         }
         Ok(config)
     }
@@ -107,46 +186,138 @@ impl Config {
 
     /// Uses a driver of your own.
     pub fn driver(mut self, driver: impl Driver) -> Self {
-        self.driver = DriverChoice::Custom(Box::new(driver));
+        self.driver = DriverChoice::Custom(Arc::new(driver));
         self
+    }
+
+    /// The SQLite queue's file.
+    pub fn sqlite_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sqlite.path = path.into();
+        self
+    }
+
+    /// Whether every commit is fsynced (`Full`, the default) or not.
+    pub fn sqlite_synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.sqlite.synchronous = synchronous;
+        self
+    }
+
+    /// Attempts of a job whose listener sets no `tries`.
+    pub fn tries(mut self, tries: u32) -> Self {
+        self.job_defaults.tries = tries.max(1);
+        self
+    }
+
+    /// Soft timeout of a listener that sets none.
+    pub fn soft_timeout(mut self, timeout: Duration) -> Self {
+        self.job_defaults.timeout = Some(timeout);
+        self
+    }
+
+    /// Hard timeout of a listener that sets none.
+    pub fn hard_timeout(mut self, timeout: Duration) -> Self {
+        self.job_defaults.hard_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest job accepted at dispatch.
+    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.job_defaults.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Signs jobs with this HMAC key, and makes workers refuse unsigned or
+    /// altered ones. Refused when shorter than 16 bytes.
+    pub fn signing_key(mut self, key: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
+        let key = key.into();
+        if key.len() < JobSigner::MIN_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                variable: "signing_key",
+                value: "(redacted)".into(),
+                expected: format!("a secret of at least {} bytes", JobSigner::MIN_KEY_BYTES),
+            });
+        }
+        self.signing_key = Some(key);
+        Ok(self)
+    }
+
+    /// The signer of this configuration, if a key is set.
+    pub(crate) fn signer(&self) -> Option<JobSigner> {
+        self.signing_key.clone().and_then(JobSigner::new)
+    }
+
+    fn build(self) -> Installed {
+        let signer = self.signer();
+        match self.driver {
+            DriverChoice::Named(QueueDriver::Sync) => Installed {
+                driver: Arc::new(SyncDriver),
+                durable: None,
+                signer,
+            },
+            DriverChoice::Named(QueueDriver::Sqlite) => {
+                let sqlite = Arc::new(SqliteDriver::new(
+                    self.sqlite,
+                    self.job_defaults,
+                    signer.clone(),
+                ));
+                Installed {
+                    driver: sqlite.clone(),
+                    durable: Some(sqlite),
+                    signer,
+                }
+            }
+            DriverChoice::Custom(driver) => Installed {
+                driver,
+                durable: None,
+                signer,
+            },
+        }
     }
 
     /// Makes this the configuration of the process. Call it once at start-up,
     /// before the first dispatch (which otherwise reads the environment).
     pub fn install(self) -> Result<(), ConfigError> {
-        let driver = match self.driver {
-            DriverChoice::Named(QueueDriver::Sync) => Box::new(SyncDriver) as Box<dyn Driver>,
-            DriverChoice::Custom(driver) => driver,
-        };
-        let mut installed = Some(driver);
-        INSTALLED.get_or_init(|| Ok(installed.take().expect("runs once")));
-        match installed {
+        let mut config = Some(self);
+        INSTALLED.get_or_init(|| Ok(config.take().expect("runs once").build()));
+        match config {
             None => Ok(()),
             Some(_) => Err(ConfigError::AlreadyInstalled),
         }
     }
 }
 
-/// The installed driver; on first use without `install`, the one the
-/// environment names.
-pub(crate) fn driver() -> Result<&'static dyn Driver, ConfigError> {
-    let installed = INSTALLED.get_or_init(|| {
-        Config::from_env().map(|config| match config.driver {
-            DriverChoice::Named(QueueDriver::Sync) => Box::new(SyncDriver) as Box<dyn Driver>,
-            DriverChoice::Custom(driver) => driver,
-        })
-    });
+/// The installed configuration; on first use without `install`, the one the
+/// environment gives.
+pub(crate) fn installed() -> Result<&'static Installed, ConfigError> {
+    let installed = INSTALLED.get_or_init(|| Config::from_env().map(Config::build));
     match installed {
-        Ok(driver) => Ok(driver.as_ref()),
+        Ok(installed) => Ok(installed),
         Err(error) => Err(error.clone()),
     }
+}
+
+/// The installed driver.
+pub(crate) fn driver() -> Result<&'static dyn Driver, ConfigError> {
+    installed().map(|i| i.driver.as_ref())
+}
+
+/// The installed driver's queue, for workers and the `failed` and `status`
+/// commands; an error when the driver is not durable.
+pub fn durable_queue() -> Result<Arc<dyn DurableQueue>, ConfigError> {
+    let installed = installed()?;
+    installed
+        .durable
+        .clone()
+        .ok_or_else(|| ConfigError::NotDurable {
+            driver: installed.driver.name(),
+        })
 }
 
 /// Waits until every job running in this process (the `sync` driver's
 /// background listeners) has finished; call it before the program exits.
 pub async fn drain() {
-    if let Some(Ok(driver)) = INSTALLED.get() {
-        driver.drain().await;
+    if let Some(Ok(installed)) = INSTALLED.get() {
+        installed.driver.drain().await;
     }
 }
 
@@ -168,43 +339,108 @@ pub enum ConfigError {
         "fastevent is already configured: Config::install must run once, before the first dispatch"
     )]
     AlreadyInstalled,
+    /// A worker or queue command on a driver that stores nothing.
+    #[error(
+        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite)"
+    )]
+    NotDurable {
+        /// The installed driver.
+        driver: &'static str,
+    },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::env::VarError;
 
-    fn lookup(value: &'static str) -> impl Fn(&str) -> Result<String, VarError> {
-        move |_| Ok(value.to_string())
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |name| vars.get(name).cloned().ok_or(VarError::NotPresent))
     }
 
     #[test]
     fn queue_driver_is_read_case_insensitively() {
         for value in ["sync", "SYNC", " Sync "] {
-            let config = Config::from_lookup(lookup(value)).unwrap();
+            let config = config(&[("QUEUE_DRIVER", value)]).unwrap();
             assert!(matches!(
                 config.driver,
                 DriverChoice::Named(QueueDriver::Sync)
             ));
         }
-    }
-
-    #[test]
-    fn unset_queue_driver_means_sync() {
-        let config = Config::from_lookup(|_| Err(VarError::NotPresent)).unwrap();
+        let config = config(&[("QUEUE_DRIVER", "SQLite")]).unwrap();
         assert!(matches!(
             config.driver,
-            DriverChoice::Named(QueueDriver::Sync)
+            DriverChoice::Named(QueueDriver::Sqlite)
         ));
     }
 
     #[test]
+    fn unset_queue_driver_means_sync() {
+        let config = config(&[]).unwrap();
+        assert!(matches!(
+            config.driver,
+            DriverChoice::Named(QueueDriver::Sync)
+        ));
+        assert_eq!(config.sqlite.path, PathBuf::from("fastevent.db"));
+        assert_eq!(config.job_defaults, JobDefaults::default());
+    }
+
+    #[test]
     fn unknown_queue_driver_is_a_clear_error() {
-        let error = Config::from_lookup(lookup("redis")).err().unwrap();
+        let error = config(&[("QUEUE_DRIVER", "redis")]).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync"
+            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync, sqlite"
         );
+    }
+
+    #[test]
+    fn every_setting_is_read_and_bad_values_are_named() {
+        let config = config(&[
+            ("FASTEVENT_SQLITE_PATH", "/tmp/q.db"),
+            ("FASTEVENT_SQLITE_SYNCHRONOUS", "Normal"),
+            ("FASTEVENT_TRIES", "7"),
+            ("SOFT_TIMEOUT_S", "2.5"),
+            ("HARD_TIMEOUT_S", "10"),
+            ("ASYNC_FARM_MAX_PAYLOAD_BYTES", "4096"),
+            ("FASTEVENT_SIGNING_KEY", "0123456789abcdef"),
+        ])
+        .unwrap();
+        assert_eq!(config.sqlite.path, PathBuf::from("/tmp/q.db"));
+        assert_eq!(config.sqlite.synchronous, Synchronous::Normal);
+        assert_eq!(config.job_defaults.tries, 7);
+        assert_eq!(
+            config.job_defaults.timeout,
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            config.job_defaults.hard_timeout,
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(config.job_defaults.max_payload_bytes, 4096);
+        assert!(config.signer().is_some());
+
+        for (variable, value, expected) in [
+            ("FASTEVENT_SQLITE_SYNCHRONOUS", "off", "full or normal"),
+            ("FASTEVENT_TRIES", "0", "a whole number from 1 to 1000"),
+            ("SOFT_TIMEOUT_S", "-1", "a number of seconds"),
+            ("MAX_PAYLOAD_BYTES", "10", "a whole number from 1024"),
+            ("FASTEVENT_SIGNING_KEY", "short", "at least 16 bytes"),
+        ] {
+            let error = config(&[(variable, value)]).err().unwrap().to_string();
+            assert!(
+                error.starts_with(variable) && error.contains(expected),
+                "{variable}={value}: {error}"
+            );
+            assert!(
+                !error.contains("short"),
+                "the key must not be echoed: {error}"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::{self, ConfigError};
 use crate::context::ContextSnapshot;
-use crate::driver::{DriverError, JobBatch};
+use crate::driver::{Driver, DriverError, JobBatch};
 use crate::event::Event;
 use crate::registry::{RegistryError, registry};
 use crate::run::{self, FailureReason};
@@ -78,12 +78,29 @@ pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
         Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
         Intercepted::Passed(event) => event,
     };
+    enqueue(config::driver()?, event).await
+}
+
+/// Like [`dispatch`], on `driver` instead of the installed one: for programs
+/// that use several queues, and for tests of a driver.
+pub async fn dispatch_to<E: Event>(
+    driver: &dyn Driver,
+    event: E,
+) -> Result<Dispatched, DispatchError> {
+    E::__fastevent_require_listener();
+    let event = match testing::intercept(event, testing::Mode::Queued) {
+        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
+        Intercepted::Passed(event) => event,
+    };
+    enqueue(driver, event).await
+}
+
+async fn enqueue<E: Event>(driver: &dyn Driver, event: E) -> Result<Dispatched, DispatchError> {
     let listeners = registry().validate()?.listeners_of::<E>();
     if listeners.is_empty() {
         tracing::debug!(target: "fastevent", event = E::NAME, "dispatched with no listener");
         return Ok(Dispatched { jobs: 0 });
     }
-    let driver = config::driver()?;
     let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
     Ok(driver.enqueue(batch).await?)
 }

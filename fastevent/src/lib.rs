@@ -17,17 +17,21 @@ mod config;
 pub mod context;
 mod dispatch;
 pub mod driver;
+mod env;
 mod event;
+pub mod job;
 mod listener;
 pub mod registry;
 mod run;
 mod stats;
 pub mod testing;
+pub mod worker;
 
 pub use app_state::{MissingState, provide, state};
-pub use config::{Config, ConfigError, QueueDriver, drain};
+pub use config::{Config, ConfigError, QueueDriver, drain, durable_queue};
 pub use dispatch::{
     DispatchError, Dispatched, ListenerFailure, ListenerFailures, dispatch, dispatch_now,
+    dispatch_to,
 };
 pub use event::Event;
 pub use listener::{Backoff, BoxError, IntoListenerResult, Listener, ListenerOptions};
@@ -68,10 +72,13 @@ pub mod __private {
     };
     pub use linkme;
 
-    /// Carries the `on = X` type of one `#[listener]`, so a wrong `X` is
-    /// reported once, at the user's `X`.
-    pub trait ListenerBinding {
-        /// The event listened to.
-        type Event: crate::Event;
-    }
+    /// `E: Event`, for the `where` clause of a listener's generated
+    /// `impl Listener<E>`: written `for<'a> E: IsEvent<'a>` there, rustc
+    /// checks it only where the impl is used, never where it is written (a
+    /// higher-ranked bound is not a "trivially false" one). The listener's
+    /// registration is then the one place a non-event `on = X` is reported,
+    /// once, at the user's `X` (its other failure leads to the same
+    /// `E: Event`, which rustc reports once).
+    pub trait IsEvent<'a>: crate::Event {}
+    impl<E: crate::Event> IsEvent<'_> for E {}
 }

@@ -437,7 +437,11 @@ mod tests {
     }
 
     fn problems(registry: &Registry) -> Vec<String> {
-        registry.validate().err().map(|e| e.problems).unwrap_or_default()
+        registry
+            .validate()
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default()
     }
 
     #[test]
@@ -457,7 +461,11 @@ mod tests {
         assert_eq!(problems(&registry), Vec::<String>::new());
         let names: Vec<_> = registry.events().iter().map(|e| e.event.name).collect();
         assert_eq!(names, ["created", "deleted"]);
-        let created: Vec<_> = registry.listeners_of::<Created>().iter().map(|l| l.name).collect();
+        let created: Vec<_> = registry
+            .listeners_of::<Created>()
+            .iter()
+            .map(|l| l.name)
+            .collect();
         assert_eq!(created, ["audit", "notify"]);
         assert!(registry.listener("deleted", "audit").is_some());
         assert!(registry.listener("deleted", "notify").is_none());
@@ -483,7 +491,10 @@ mod tests {
         let registry = Registry::build(&EVENTS, &[], &[], true);
         let problems = problems(&registry);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].starts_with("two events are named `created`"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("two events are named `created`"),
+            "{problems:?}"
+        );
         assert!(problems[0].contains("Created") && problems[0].contains("AlsoCreated"));
     }
 
@@ -516,12 +527,20 @@ mod tests {
 
         let unlinked = Registry::build(&EVENTS, &[], &[], false);
         let problems = problems(&unlinked);
-        assert_eq!(problems.len(), 1, "allow_unwired exempts `deleted`: {problems:?}");
+        assert_eq!(
+            problems.len(),
+            1,
+            "allow_unwired exempts `deleted`: {problems:?}"
+        );
         assert!(problems[0].contains("event `archived`"));
         assert!(problems[0].contains("#[listener(on = Archived)]"));
 
         static ALLOWED: [AllowedUnwired; 1] = [AllowedUnwired::of::<Archived>()];
-        assert!(Registry::build(&EVENTS, &[], &ALLOWED, false).validate().is_ok());
+        assert!(
+            Registry::build(&EVENTS, &[], &ALLOWED, false)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -535,8 +554,14 @@ mod tests {
         let registry = Registry::build(&EVENTS, LISTENERS.get(), &[], true);
         let problems = problems(&registry);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("event `other.created`"), "{problems:?}");
-        assert!(problems[0].contains("link-time check cannot see it"), "{problems:?}");
+        assert!(
+            problems[0].contains("event `other.created`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains("link-time check cannot see it"),
+            "{problems:?}"
+        );
     }
 
     #[tokio::test]
@@ -544,12 +569,18 @@ mod tests {
         let entry: &'static ListenerEntry = Box::leak(Box::new(listener::<Created, Notify>("n")));
         entry.decode_and_run("null").unwrap().await.unwrap();
         let error = entry.decode_and_run("{\"not\": \"unit\"}").err().unwrap();
-        assert!(error.to_string().contains("expected unit struct"), "{error}");
+        assert!(
+            error.to_string().contains("expected unit struct"),
+            "{error}"
+        );
     }
 
     /// `ListenerEntry::of` is const, but a test's entries are easier to list
     /// in a Vec; leaked once, they are `'static` like linked ones.
-    struct LazyEntries(OnceLock<&'static [ListenerEntry]>, fn() -> Vec<ListenerEntry>);
+    struct LazyEntries(
+        OnceLock<&'static [ListenerEntry]>,
+        fn() -> Vec<ListenerEntry>,
+    );
 
     impl LazyEntries {
         const fn new(make: fn() -> Vec<ListenerEntry>) -> Self {

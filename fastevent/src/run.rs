@@ -36,16 +36,16 @@ pub(crate) async fn run_typed(
     listener: &'static ListenerEntry,
     event: &AnyEvent,
 ) -> Result<(), FailureReason> {
-    guarded(listener, listener.run_typed(event)).await
+    guarded(listener.options.timeout, listener.run_typed(event)).await
 }
 
-/// Awaits a listener's future under its soft timeout, catching panics.
+/// Awaits a listener's future under a soft timeout, catching panics.
 pub(crate) async fn guarded(
-    listener: &ListenerEntry,
+    timeout: Option<Duration>,
     future: impl Future<Output = Result<(), BoxError>>,
 ) -> Result<(), FailureReason> {
     let caught = AssertUnwindSafe(future).catch_unwind();
-    let outcome = match listener.options.timeout {
+    let outcome = match timeout {
         Some(limit) => match tokio::time::timeout(limit, caught).await {
             Ok(outcome) => outcome,
             Err(_) => return Err(FailureReason::TimedOut(limit)),

@@ -41,16 +41,17 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
         #inherent
 
         const _: () = {
-            // The event type is written once, here, with the user's span: a
-            // non-event `on = X` then gives exactly one error, on `X`.
-            struct FasteventBinding;
-            impl ::fastevent::__private::ListenerBinding for FasteventBinding {
-                type Event = #event;
-            }
-            type FasteventEvent = <FasteventBinding as ::fastevent::__private::ListenerBinding>::Event;
-
+            // A non-event `on = X` must give one error, on `X`. The bound
+            // `X: Event` of `Listener<X>` is therefore assumed here (rustc
+            // does not check a higher-ranked bound where it is written) and
+            // proven once, by the registration below: its `E: Event` and
+            // the `L: Listener<E>` that this `where` clause adds both come
+            // down to `X: Event`, which rustc reports once, at the user's `X`.
             #(#attrs)*
-            impl ::fastevent::Listener<FasteventEvent> for #self_ty {
+            impl ::fastevent::Listener<#event> for #self_ty
+            where
+                for<'fastevent> #event: ::fastevent::__private::IsEvent<'fastevent>,
+            {
                 type Output = #output;
                 #(#handle)*
             }
@@ -58,7 +59,7 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
             #[::fastevent::__private::linkme::distributed_slice(::fastevent::__private::LISTENERS)]
             #[linkme(crate = ::fastevent::__private::linkme)]
             static FASTEVENT_LISTENER: ::fastevent::__private::ListenerEntry =
-                ::fastevent::__private::ListenerEntry::of::<FasteventEvent, #self_ty>(
+                ::fastevent::__private::ListenerEntry::of::<#event, #self_ty>(
                     #name,
                     #options,
                     ::core::module_path!(),

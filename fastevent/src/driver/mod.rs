@@ -2,7 +2,9 @@
 //! (the event, its listeners, the context) and hands it to the installed
 //! [`Driver`]; a driver turns it into one job per listener.
 
+pub mod durable;
 mod in_flight;
+pub mod sqlite;
 pub mod sync;
 
 use crate::context::ContextSnapshot;

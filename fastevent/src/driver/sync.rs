@@ -45,7 +45,10 @@ fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
         // Counted before the task exists, so a `drain` right after this
         // dispatch waits for it even if it has not started yet.
         let running = IN_FLIGHT.start();
-        let job = batch.context().clone().scope(run_job(listener, event, running));
+        let job = batch
+            .context()
+            .clone()
+            .scope(run_job(listener, event, running));
         runtime.spawn(job);
     }
     stats::record_dispatched(batch.listeners().len());

@@ -1,0 +1,201 @@
+//! The embedded durable queue: SQLite in WAL mode, the default that needs no
+//! server. Safe for one dispatching process and several worker processes on
+//! one machine at once.
+//!
+//! - A dispatch writes the jobs of all listeners in one transaction.
+//! - A worker claims a job under a lease; the job of a worker that died
+//!   becomes claimable again when the lease runs out, and the claim counts
+//!   an attempt, so a job that kills its worker every time ends in the
+//!   failed store instead of looping.
+//! - A job is deleted only after its listener succeeded.
+
+mod connection;
+mod queries;
+mod schema;
+
+pub use connection::{SqliteOptions, Synchronous};
+
+use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection};
+use super::{Driver, DriverError, JobBatch};
+use crate::dispatch::Dispatched;
+use crate::job::{self, JobDefaults, JobSigner, now_ms};
+use crate::stats;
+use connection::{SqliteConnection, StoreError};
+use futures_util::future::BoxFuture;
+use std::time::Duration;
+
+/// The SQLite queue driver.
+#[derive(Clone)]
+pub struct SqliteDriver {
+    connection: SqliteConnection,
+    defaults: JobDefaults,
+    signer: Option<JobSigner>,
+}
+
+impl SqliteDriver {
+    /// A driver on the database `options` names; the file is opened on
+    /// first use.
+    pub fn new(options: SqliteOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
+        Self {
+            connection: SqliteConnection::start(options),
+            defaults,
+            signer,
+        }
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, QueueError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.connection.run(work).await.map_err(|e| QueueError {
+            driver: "sqlite",
+            message: e.0,
+        })
+    }
+}
+
+impl Driver for SqliteDriver {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+        Box::pin(async move {
+            let event = batch.event_name();
+            let jobs =
+                job::encode_batch(&batch, &self.defaults, self.signer.as_ref()).map_err(|e| {
+                    DriverError {
+                        driver: "sqlite",
+                        event,
+                        message: e.to_string(),
+                        source: Some(Box::new(e)),
+                    }
+                })?;
+            let count = jobs.len();
+            self.connection
+                .run(move |c| queries::insert_jobs(c, &jobs, now_ms()))
+                .await
+                .map_err(|e| DriverError {
+                    driver: "sqlite",
+                    event,
+                    message: e.0,
+                    source: None,
+                })?;
+            stats::record_dispatched(count);
+            Ok(Dispatched { jobs: count })
+        })
+    }
+}
+
+fn owned(worker: &str) -> String {
+    worker.to_string()
+}
+
+impl DurableQueue for SqliteDriver {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn claim<'a>(
+        &'a self,
+        queues: &'a [String],
+        limit: usize,
+        worker: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
+        let queues = queues.to_vec();
+        let worker = owned(worker);
+        Box::pin(self.run(move |c| {
+            let now = now_ms();
+            queries::claim(
+                c,
+                &queues,
+                limit,
+                &worker,
+                now,
+                now + lease.as_millis() as u64,
+            )
+        }))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        let (receipt, worker) = (job.receipt, owned(worker));
+        Box::pin(self.run(move |c| queries::complete(c, receipt, &worker)))
+    }
+
+    fn retry<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        let (receipt, worker, error) = (job.receipt, owned(worker), error.to_string());
+        Box::pin(self.run(move |c| {
+            queries::retry(
+                c,
+                receipt,
+                &worker,
+                now_ms() + delay.as_millis() as u64,
+                &error,
+            )
+        }))
+    }
+
+    fn fail<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        let (receipt, worker, error) = (job.receipt, owned(worker), error.to_string());
+        Box::pin(self.run(move |c| queries::fail(c, receipt, &worker, &error, now_ms())))
+    }
+
+    fn release<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        let (receipt, worker) = (job.receipt, owned(worker));
+        Box::pin(self.run(move |c| queries::release(c, receipt, &worker, now_ms())))
+    }
+
+    fn extend_leases<'a>(
+        &'a self,
+        worker: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        let worker = owned(worker);
+        Box::pin(
+            self.run(move |c| {
+                queries::extend_leases(c, &worker, now_ms() + lease.as_millis() as u64)
+            }),
+        )
+    }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
+        Box::pin(self.run(|c| queries::depth(c, now_ms())))
+    }
+
+    fn failed_jobs(&self, limit: usize) -> BoxFuture<'_, Result<Vec<FailedJob>, QueueError>> {
+        Box::pin(self.run(move |c| queries::failed_jobs(c, limit)))
+    }
+
+    fn failed_job(&self, id: i64) -> BoxFuture<'_, Result<Option<FailedJob>, QueueError>> {
+        Box::pin(self.run(move |c| queries::failed_job(c, id)))
+    }
+
+    fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.run(move |c| queries::retry_failed(c, which, now_ms())))
+    }
+
+    fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.run(move |c| queries::forget_failed(c, which)))
+    }
+}

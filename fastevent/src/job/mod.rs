@@ -1,0 +1,343 @@
+//! The job envelope: one per listener job, versioned, self-describing JSON.
+//! It names the event and the listener by their registered names (never
+//! code), carries the event payload and the dispatch context, and is what
+//! every durable driver stores or sends. Its bytes are immutable once
+//! written (they may be signed); a job's attempt count lives in the queue.
+
+mod signing;
+
+use crate::context::ContextSnapshot;
+use crate::driver::JobBatch;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use signing::JobSigner;
+
+/// The envelope format this build writes and reads.
+pub const ENVELOPE_FORMAT: u32 = 1;
+
+/// One listener job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobEnvelope {
+    /// The format marker and version; a reader refuses versions it does not know.
+    pub fastevent_job: u32,
+    /// A unique id (UUID v7: sortable by creation time).
+    pub id: String,
+    /// The event's registered name.
+    pub event: String,
+    /// The event's payload version.
+    pub event_version: u32,
+    /// The listener's registered name.
+    pub listener: String,
+    /// The queue the job was put on.
+    pub queue: String,
+    /// The event, as JSON.
+    pub payload: Box<RawValue>,
+    /// The propagating context of the dispatch: key name -> JSON value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, Box<RawValue>>,
+    /// Attempts before the job goes to the failed store.
+    pub max_attempts: u32,
+    /// When it was dispatched, in milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// The soft timeout, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The hard timeout, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_timeout_ms: Option<u64>,
+    /// The trace id of the dispatch, for linking the listener's span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+}
+
+/// Defaults for what a listener does not set itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobDefaults {
+    /// Attempts when the listener has no `tries`.
+    pub tries: u32,
+    /// Soft timeout when the listener has none.
+    pub timeout: Option<Duration>,
+    /// Hard timeout when the listener has none.
+    pub hard_timeout: Option<Duration>,
+    /// The queue when the listener names none.
+    pub queue: &'static str,
+    /// The largest envelope accepted at dispatch, in bytes.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for JobDefaults {
+    fn default() -> Self {
+        Self {
+            tries: 3,
+            timeout: None,
+            hard_timeout: None,
+            queue: "default",
+            max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// An encoded job, ready to store or send.
+#[derive(Debug, Clone)]
+pub struct EncodedJob {
+    /// The job id.
+    pub id: String,
+    /// The queue it goes to.
+    pub queue: String,
+    /// The event's registered name.
+    pub event: &'static str,
+    /// The listener's registered name.
+    pub listener: &'static str,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// The envelope's JSON bytes.
+    pub body: Vec<u8>,
+    /// The HMAC of `body`, when a signing key is configured.
+    pub signature: Option<String>,
+}
+
+/// Why a job could not be encoded at dispatch.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The event did not serialize.
+    #[error("event `{event}` could not be serialized: {source}")]
+    Payload {
+        /// The event.
+        event: &'static str,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The envelope is over the configured size limit.
+    #[error(
+        "the job of listener `{listener}` for event `{event}` is {size} bytes, over the limit of {limit} bytes (MAX_PAYLOAD_BYTES); send an id and load the data in the listener"
+    )]
+    TooLarge {
+        /// The event.
+        event: &'static str,
+        /// The listener.
+        listener: &'static str,
+        /// The envelope's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Why bytes taken from a queue are not a job this worker can run. Such a
+/// job goes to the failed store with its raw bytes; it is never retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON, or JSON of another shape.
+    #[error("not a fastevent job envelope: {0}")]
+    Malformed(String),
+    /// A format version this build does not know.
+    #[error("job envelope format {0} is not supported (this build reads format {ENVELOPE_FORMAT})")]
+    UnsupportedFormat(u32),
+    /// A signing key is configured and the job carries no signature.
+    #[error("the job is not signed, and this worker only runs signed jobs")]
+    Unsigned,
+    /// The signature does not match the bytes.
+    #[error("the job's signature does not match: it was altered or signed with another key")]
+    BadSignature,
+}
+
+impl JobEnvelope {
+    /// Decodes and checks an envelope. Strict: unknown fields, a missing
+    /// field or an unknown format version are errors; never panics.
+    pub fn decode(bytes: &[u8]) -> Result<JobEnvelope, DecodeError> {
+        #[derive(Deserialize)]
+        struct Marker {
+            fastevent_job: Option<u32>,
+        }
+        let marker: Marker =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        match marker.fastevent_job {
+            Some(ENVELOPE_FORMAT) => {}
+            Some(other) => return Err(DecodeError::UnsupportedFormat(other)),
+            None => {
+                return Err(DecodeError::Malformed(
+                    "missing the `fastevent_job` format marker".into(),
+                ));
+            }
+        }
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+    }
+
+    /// The context snapshot this job carries.
+    pub fn context_snapshot(&self) -> ContextSnapshot {
+        ContextSnapshot::from_json(
+            self.context
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get().to_string()))
+                .collect(),
+        )
+    }
+
+    /// The soft timeout.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout_ms.map(Duration::from_millis)
+    }
+
+    /// The hard timeout.
+    pub fn hard_timeout(&self) -> Option<Duration> {
+        self.hard_timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Encodes one job per listener of `batch`. The payload is serialized once;
+/// any failure refuses the whole batch, so a dispatch is all or nothing.
+pub fn encode_batch(
+    batch: &JobBatch,
+    defaults: &JobDefaults,
+    signer: Option<&JobSigner>,
+) -> Result<Vec<EncodedJob>, EncodeError> {
+    let payload = batch
+        .payload_json()
+        .map_err(|source| EncodeError::Payload {
+            event: batch.event_name(),
+            source,
+        })?;
+    let payload = RawValue::from_string(payload).map_err(|source| EncodeError::Payload {
+        event: batch.event_name(),
+        source,
+    })?;
+    let context: BTreeMap<String, Box<RawValue>> = batch
+        .context()
+        .to_json()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, RawValue::from_string(v).ok()?)))
+        .collect();
+    let created_at_ms = now_ms();
+    let mut jobs = Vec::with_capacity(batch.listeners().len());
+    for listener in batch.listeners() {
+        let options = &listener.options;
+        let envelope = JobEnvelope {
+            fastevent_job: ENVELOPE_FORMAT,
+            id: uuid::Uuid::now_v7().to_string(),
+            event: batch.event_name().to_string(),
+            event_version: batch.event_version(),
+            listener: listener.name.to_string(),
+            queue: options.queue.unwrap_or(defaults.queue).to_string(),
+            payload: payload.clone(),
+            context: context.clone(),
+            max_attempts: options.tries.unwrap_or(defaults.tries).max(1),
+            created_at_ms,
+            timeout_ms: options
+                .timeout
+                .or(defaults.timeout)
+                .map(|d| d.as_millis() as u64),
+            hard_timeout_ms: options
+                .hard_timeout
+                .or(defaults.hard_timeout)
+                .map(|d| d.as_millis() as u64),
+            trace_id: None,
+        };
+        let body = serde_json::to_vec(&envelope).map_err(|source| EncodeError::Payload {
+            event: batch.event_name(),
+            source,
+        })?;
+        if body.len() > defaults.max_payload_bytes {
+            return Err(EncodeError::TooLarge {
+                event: batch.event_name(),
+                listener: listener.name,
+                size: body.len(),
+                limit: defaults.max_payload_bytes,
+            });
+        }
+        jobs.push(EncodedJob {
+            signature: signer.map(|s| s.sign(&body)),
+            id: envelope.id,
+            queue: envelope.queue,
+            event: batch.event_name(),
+            listener: listener.name,
+            max_attempts: envelope.max_attempts,
+            body,
+        });
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope_json() -> String {
+        r#"{"fastevent_job":1,"id":"x","event":"new_chat","event_version":1,"listener":"l","queue":"default","payload":{"chat_id":7},"max_attempts":3,"created_at_ms":1}"#.to_string()
+    }
+
+    #[test]
+    fn decodes_a_valid_envelope() {
+        let envelope = JobEnvelope::decode(envelope_json().as_bytes()).unwrap();
+        assert_eq!(envelope.event, "new_chat");
+        assert_eq!(envelope.payload.get(), r#"{"chat_id":7}"#);
+        assert!(envelope.context.is_empty());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_current_envelope() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"".to_vec(), "not a fastevent job envelope"),
+            (b"\xff\xfe garbage".to_vec(), "not a fastevent job envelope"),
+            (b"[1,2,3]".to_vec(), "not a fastevent job envelope"),
+            (b"{}".to_vec(), "missing the `fastevent_job` format marker"),
+            (
+                envelope_json()
+                    .replace(":1,\"id\"", ":2,\"id\"")
+                    .into_bytes(),
+                "format 2 is not supported",
+            ),
+            (
+                envelope_json()
+                    .replace("\"queue\"", "\"extra\":1,\"queue\"")
+                    .into_bytes(),
+                "unknown field `extra`",
+            ),
+            (
+                envelope_json()
+                    .replace(",\"max_attempts\":3", "")
+                    .into_bytes(),
+                "missing field `max_attempts`",
+            ),
+            (
+                envelope_json()
+                    .replace("\"max_attempts\":3", "\"max_attempts\":-3")
+                    .into_bytes(),
+                "invalid value",
+            ),
+        ];
+        for (bytes, expected) in cases {
+            let error = JobEnvelope::decode(&bytes).unwrap_err().to_string();
+            assert!(
+                error.contains(expected),
+                "{error:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoding_never_panics_on_truncated_or_mutated_input() {
+        let valid = envelope_json().into_bytes();
+        for cut in 0..valid.len() {
+            let _ = JobEnvelope::decode(&valid[..cut]);
+        }
+        for at in 0..valid.len() {
+            for byte in [0u8, b'"', b'{', b'}', 0xff, b'9'] {
+                let mut mutated = valid.clone();
+                mutated[at] = byte;
+                let _ = JobEnvelope::decode(&mutated);
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Running one claimed job to its end: verify, decode, find the listener by
+//! its registered name, restore the context, run it under its soft timeout,
+//! then settle the job with the queue. A job that cannot run (bad signature,
+//! undecodable, unknown listener, out of attempts) goes to the failed store
+//! with its raw bytes and the reason: never dropped, never retried forever.
+
+use super::backoff::{self, BackoffDefaults};
+use super::report::{Reporter, WorkerMessage};
+use crate::driver::durable::{ClaimedJob, DurableQueue, QueueError};
+use crate::job::{JobEnvelope, JobSigner, now_ms};
+use crate::listener::Backoff;
+use crate::registry::registry;
+use crate::run;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every job of one worker shares.
+pub(crate) struct JobContext {
+    pub queue: Arc<dyn DurableQueue>,
+    pub worker_id: String,
+    pub signer: Option<JobSigner>,
+    pub backoff: BackoffDefaults,
+    pub reporter: Reporter,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The listener succeeded; the job is gone.
+    Succeeded,
+    /// The attempt failed; the job runs again later.
+    Retried,
+    /// The job is in the failed store.
+    Failed,
+}
+
+/// Runs `job` and settles it.
+pub(crate) async fn execute(context: &JobContext, job: ClaimedJob) -> Outcome {
+    let started = Instant::now();
+    let (outcome, error) = match prepare(context, &job) {
+        Err(reason) => {
+            report_started(context, &job, None);
+            (settle_failed(context, &job, &reason).await, Some(reason))
+        }
+        Ok(Prepared {
+            envelope,
+            run,
+            backoff,
+        }) => {
+            let hard_deadline = envelope
+                .hard_timeout()
+                .map(|d| now_ms() + d.as_millis() as u64);
+            report_started(context, &job, hard_deadline);
+            let result = envelope
+                .context_snapshot()
+                .scope(run::guarded(envelope.timeout(), run))
+                .await;
+            match result {
+                Ok(()) => (settle(context, &job, Settle::Complete).await, None),
+                Err(reason) => {
+                    let error =
+                        format!("attempt {} of {}: {reason}", job.attempt, job.max_attempts);
+                    tracing::warn!(
+                        target: "fastevent",
+                        event = %job.event, listener = %job.listener, job = %job.job_id,
+                        attempt = job.attempt, error = %reason, "listener failed"
+                    );
+                    let outcome = if job.attempt < job.max_attempts {
+                        let delay = backoff::delay(backoff, context.backoff, job.attempt);
+                        settle(context, &job, Settle::Retry(delay, &error)).await
+                    } else {
+                        settle_failed(context, &job, &error).await
+                    };
+                    (outcome, Some(error))
+                }
+            }
+        }
+    };
+    context.reporter.send(&WorkerMessage::JobFinished {
+        job_id: job.job_id.clone(),
+        outcome: match outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retried => "retried",
+            Outcome::Failed => "failed",
+        }
+        .into(),
+        error,
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+    outcome
+}
+
+struct Prepared {
+    envelope: JobEnvelope,
+    run: futures_util::future::BoxFuture<'static, Result<(), crate::BoxError>>,
+    backoff: Backoff,
+}
+
+/// Everything that can refuse a job before its listener runs.
+fn prepare(context: &JobContext, job: &ClaimedJob) -> Result<Prepared, String> {
+    if job.attempt > job.max_attempts {
+        // Claims count attempts, so this job's earlier holders never settled
+        // it: their process died, was killed (hard timeout) or hung.
+        return Err(format!(
+            "its worker died or was killed during each of its {} attempts (lease expired)",
+            job.max_attempts
+        ));
+    }
+    if let Some(signer) = &context.signer {
+        signer
+            .verify(&job.body, job.signature.as_deref())
+            .map_err(|e| e.to_string())?;
+    }
+    let envelope = JobEnvelope::decode(&job.body).map_err(|e| e.to_string())?;
+    let listener = registry()
+        .listener(&envelope.event, &envelope.listener)
+        .ok_or_else(|| {
+            format!(
+                "no listener `{}` of event `{}` is registered in this worker (is it the same build as the dispatcher?)",
+                envelope.listener, envelope.event
+            )
+        })?;
+    let run = listener
+        .decode_and_run(envelope.payload.get())
+        .map_err(|e| {
+            format!(
+                "the payload does not decode as event `{}`: {e}",
+                envelope.event
+            )
+        })?;
+    Ok(Prepared {
+        backoff: listener.options.backoff,
+        envelope,
+        run,
+    })
+}
+
+fn report_started(context: &JobContext, job: &ClaimedJob, hard_deadline_ms: Option<u64>) {
+    context.reporter.send(&WorkerMessage::JobStarted {
+        job_id: job.job_id.clone(),
+        event: job.event.clone(),
+        listener: job.listener.clone(),
+        attempt: job.attempt,
+        hard_deadline_ms,
+    });
+}
+
+enum Settle<'a> {
+    Complete,
+    Retry(Duration, &'a str),
+}
+
+async fn settle_failed(context: &JobContext, job: &ClaimedJob, error: &str) -> Outcome {
+    tracing::error!(
+        target: "fastevent",
+        event = %job.event, listener = %job.listener, job = %job.job_id,
+        error, "job moved to the failed store"
+    );
+    with_retries(|| context.queue.fail(job, &context.worker_id, error)).await;
+    Outcome::Failed
+}
+
+async fn settle(context: &JobContext, job: &ClaimedJob, how: Settle<'_>) -> Outcome {
+    match how {
+        Settle::Complete => {
+            with_retries(|| context.queue.complete(job, &context.worker_id)).await;
+            Outcome::Succeeded
+        }
+        Settle::Retry(delay, error) => {
+            with_retries(|| context.queue.retry(job, &context.worker_id, delay, error)).await;
+            Outcome::Retried
+        }
+    }
+}
+
+/// Settling must not be lost to a short outage (a locked database, a broker
+/// restart). If it still fails, the lease runs out and the job runs again:
+/// at least once, never lost.
+async fn with_retries<'a, F>(mut operation: impl FnMut() -> F)
+where
+    F: Future<Output = Result<(), QueueError>> + 'a,
+{
+    let mut pause = Duration::from_millis(50);
+    for attempt in 1..=6 {
+        match operation().await {
+            Ok(()) => return,
+            Err(error) if attempt == 6 => {
+                tracing::error!(target: "fastevent", %error, "could not settle a job; its lease will expire and it will run again");
+            }
+            Err(error) => {
+                tracing::warn!(target: "fastevent", %error, "settling a job failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
+}

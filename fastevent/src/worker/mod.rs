@@ -1,0 +1,253 @@
+//! The worker: claims jobs from a durable queue and runs them, up to a
+//! concurrency limit, renewing its leases while they run, and stopping
+//! gracefully: no new jobs, in-flight ones finish within the grace period,
+//! the rest are handed back for another worker.
+
+mod backoff;
+mod execute;
+mod options;
+pub mod report;
+
+pub use backoff::BackoffDefaults;
+pub use execute::Outcome;
+pub use options::WorkerOptions;
+
+use crate::config::{self, ConfigError};
+use crate::driver::durable::{ClaimedJob, DurableQueue};
+use crate::job::JobSigner;
+use execute::JobContext;
+use report::{Reporter, WorkerMessage};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::JoinSet;
+
+/// Why a worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Asked to (a signal, or the shutdown future resolved).
+    Shutdown,
+    /// `--stop-when-empty` (or `--once`) and no job was left.
+    Empty,
+    /// `--max-jobs` jobs were taken.
+    MaxJobs,
+    /// `--max-time` passed.
+    MaxTime,
+}
+
+/// What a worker did, returned when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Jobs whose listener succeeded.
+    pub succeeded: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Jobs moved to the failed store.
+    pub failed: u64,
+    /// Jobs handed back unfinished at shutdown.
+    pub released: u64,
+    /// Why it stopped.
+    pub stopped: StopReason,
+}
+
+/// A worker on a durable queue.
+pub struct Worker {
+    options: WorkerOptions,
+    context: Arc<JobContext>,
+}
+
+impl Worker {
+    /// A worker on `queue`.
+    pub fn new(
+        queue: Arc<dyn DurableQueue>,
+        options: WorkerOptions,
+        signer: Option<JobSigner>,
+    ) -> Self {
+        let worker_id = format!(
+            "worker-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
+        Self {
+            context: Arc::new(JobContext {
+                queue,
+                worker_id,
+                signer,
+                backoff: options.backoff,
+                reporter: Reporter::silent(),
+            }),
+            options,
+        }
+    }
+
+    /// A worker on the installed driver's queue, with its signing key.
+    pub fn from_config(options: WorkerOptions) -> Result<Self, ConfigError> {
+        let queue = config::durable_queue()?;
+        let signer = config::installed()?.signer.clone();
+        Ok(Self::new(queue, options, signer))
+    }
+
+    /// Reports to a supervisor through standard output (see [`report`]).
+    pub fn reporting_to_supervisor(mut self) -> Self {
+        Arc::get_mut(&mut self.context)
+            .expect("not shared before run")
+            .reporter = Reporter::from_env();
+        self
+    }
+
+    /// This worker's id, as its leases name it.
+    pub fn id(&self) -> &str {
+        &self.context.worker_id
+    }
+
+    /// Runs until `shutdown` resolves or a limit of the options is reached.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> WorkerReport {
+        let Worker { options, context } = self;
+        let reporter = context.reporter;
+        reporter.send(&WorkerMessage::Ready {
+            worker: context.worker_id.clone(),
+            pid: std::process::id(),
+        });
+        let started = Instant::now();
+        let mut report = WorkerReport {
+            succeeded: 0,
+            retried: 0,
+            failed: 0,
+            released: 0,
+            stopped: StopReason::Shutdown,
+        };
+        let mut running: JoinSet<Outcome> = JoinSet::new();
+        let mut held: HashMap<tokio::task::Id, ClaimedJob> = HashMap::new();
+        let mut taken: u64 = 0;
+        let mut heartbeat = tokio::time::interval(options.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+
+        let stopped = loop {
+            while let Some(done) = running.try_join_next_with_id() {
+                record(done, &mut held, &mut report);
+            }
+            if options.max_time.is_some_and(|max| started.elapsed() >= max) {
+                break StopReason::MaxTime;
+            }
+            let budget = options.max_jobs.map(|max| max.saturating_sub(taken));
+            if budget == Some(0) {
+                break StopReason::MaxJobs;
+            }
+            let free = options.concurrency - running.len();
+            let wanted = budget.map_or(free, |b| free.min(b as usize));
+            let mut claimed = 0;
+            let mut claim_failed = false;
+            if wanted > 0 {
+                match context
+                    .queue
+                    .claim(&options.queues, wanted, &context.worker_id, options.lease)
+                    .await
+                {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        taken += claimed as u64;
+                        for job in jobs {
+                            let task_context = Arc::clone(&context);
+                            let task_job = job.clone();
+                            let handle = running.spawn(async move {
+                                execute::execute(&task_context, task_job).await
+                            });
+                            held.insert(handle.id(), job);
+                        }
+                    }
+                    Err(error) => {
+                        claim_failed = true;
+                        tracing::warn!(target: "fastevent", %error, "could not claim jobs; trying again");
+                    }
+                }
+            }
+            if claimed == 0 && running.is_empty() && options.stop_when_empty && !claim_failed {
+                break StopReason::Empty;
+            }
+            // More may be waiting: take them before sleeping.
+            if claimed > 0 && claimed == wanted && running.len() < options.concurrency {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break StopReason::Shutdown,
+                _ = heartbeat.tick() => {
+                    if !held.is_empty()
+                        && let Err(error) = context.queue.extend_leases(&context.worker_id, options.lease).await
+                    {
+                        tracing::warn!(target: "fastevent", %error, "could not renew leases");
+                    }
+                    reporter.send(&WorkerMessage::Heartbeat {
+                        running: running.len(),
+                        succeeded: report.succeeded,
+                        retried: report.retried,
+                        failed: report.failed,
+                    });
+                }
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    record(done, &mut held, &mut report);
+                }
+                () = tokio::time::sleep(options.poll_interval), if running.len() < options.concurrency => {}
+            }
+        };
+        report.stopped = stopped;
+        reporter.send(&WorkerMessage::Stopping {
+            reason: format!("{stopped:?}"),
+        });
+
+        // Graceful: in-flight jobs get the grace period to finish, renewing
+        // their leases meanwhile; what is left is handed back.
+        let grace = tokio::time::sleep(options.shutdown_grace);
+        tokio::pin!(grace);
+        while !running.is_empty() {
+            tokio::select! {
+                () = &mut grace => break,
+                _ = heartbeat.tick() => {
+                    let _ = context.queue.extend_leases(&context.worker_id, options.lease).await;
+                }
+                Some(done) = running.join_next_with_id() => record(done, &mut held, &mut report),
+            }
+        }
+        running.abort_all();
+        while let Some(done) = running.join_next_with_id().await {
+            record(done, &mut held, &mut report);
+        }
+        for (_, job) in held.drain() {
+            match context.queue.release(&job, &context.worker_id).await {
+                Ok(()) => report.released += 1,
+                Err(error) => tracing::warn!(
+                    target: "fastevent", %error, job = %job.job_id,
+                    "could not hand a job back; it runs again when its lease expires"
+                ),
+            }
+        }
+        report
+    }
+}
+
+fn record(
+    done: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
+    held: &mut HashMap<tokio::task::Id, ClaimedJob>,
+    report: &mut WorkerReport,
+) {
+    match done {
+        Ok((id, outcome)) => {
+            held.remove(&id);
+            match outcome {
+                Outcome::Succeeded => report.succeeded += 1,
+                Outcome::Retried => report.retried += 1,
+                Outcome::Failed => report.failed += 1,
+            }
+        }
+        // Aborted at the end of the grace period: the job stays in `held`
+        // and is released. (Panics are caught inside `execute`.)
+        Err(error) => {
+            if error.is_panic() {
+                tracing::error!(target: "fastevent", "a job task panicked outside its listener: {error}");
+                held.remove(&error.id());
+            }
+        }
+    }
+}
