@@ -401,7 +401,7 @@ mod tests {
 
     #[test]
     fn every_setting_is_read_and_bad_values_are_named() {
-        let config = config(&[
+        let read = config(&[
             ("FASTEVENT_SQLITE_PATH", "/tmp/q.db"),
             ("FASTEVENT_SQLITE_SYNCHRONOUS", "Normal"),
             ("FASTEVENT_TRIES", "7"),
@@ -411,19 +411,19 @@ mod tests {
             ("FASTEVENT_SIGNING_KEY", "0123456789abcdef"),
         ])
         .unwrap();
-        assert_eq!(config.sqlite.path, PathBuf::from("/tmp/q.db"));
-        assert_eq!(config.sqlite.synchronous, Synchronous::Normal);
-        assert_eq!(config.job_defaults.tries, 7);
+        assert_eq!(read.sqlite.path, PathBuf::from("/tmp/q.db"));
+        assert_eq!(read.sqlite.synchronous, Synchronous::Normal);
+        assert_eq!(read.job_defaults.tries, 7);
         assert_eq!(
-            config.job_defaults.timeout,
+            read.job_defaults.timeout,
             Some(Duration::from_millis(2500))
         );
         assert_eq!(
-            config.job_defaults.hard_timeout,
+            read.job_defaults.hard_timeout,
             Some(Duration::from_secs(10))
         );
-        assert_eq!(config.job_defaults.max_payload_bytes, 4096);
-        assert!(config.signer().is_some());
+        assert_eq!(read.job_defaults.max_payload_bytes, 4096);
+        assert!(read.signer().is_some());
 
         for (variable, value, expected) in [
             ("FASTEVENT_SQLITE_SYNCHRONOUS", "off", "full or normal"),
