@@ -414,10 +414,7 @@ mod tests {
         assert_eq!(read.sqlite.path, PathBuf::from("/tmp/q.db"));
         assert_eq!(read.sqlite.synchronous, Synchronous::Normal);
         assert_eq!(read.job_defaults.tries, 7);
-        assert_eq!(
-            read.job_defaults.timeout,
-            Some(Duration::from_millis(2500))
-        );
+        assert_eq!(read.job_defaults.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(
             read.job_defaults.hard_timeout,
             Some(Duration::from_secs(10))

@@ -72,13 +72,59 @@ pub mod __private {
     };
     pub use linkme;
 
-    /// `E: Event`, for the `where` clause of a listener's generated
-    /// `impl Listener<E>`: written `for<'a> E: IsEvent<'a>` there, rustc
-    /// checks it only where the impl is used, never where it is written (a
-    /// higher-ranked bound is not a "trivially false" one). The listener's
-    /// registration is then the one place a non-event `on = X` is reported,
-    /// once, at the user's `X` (its other failure leads to the same
-    /// `E: Event`, which rustc reports once).
+    // How `#[listener]` reports a wrong `on = X` or a wrong return type of
+    // `handle` once, at the user's tokens. The generated
+    // `impl Listener<X> for L` states both requirements in `where` clauses,
+    // as higher-ranked bounds (`for<'a> X: IsEvent<'a>`): rustc checks such a
+    // bound only where the impl is used, never where it is written, so the
+    // impl itself reports nothing. Its one use is the listener's
+    // registration, `ListenerEntry::of::<X, ListenerOf<L, Output, _>>`:
+    // - a non-event `X` fails `E: Event` of `of` and, through the `where`
+    //   clause, `L: Listener<X>` with the very same `X: Event`, which rustc
+    //   reports once, at `X`;
+    // - a wrong output fails `ListenerOf`: the two impls of `ListenerOutcome` make
+    //   rustc report `ListenerOutcome` itself, with the message below, instead of
+    //   the last bound it could not prove (`i32: std::error::Error`); the
+    //   listener type then stays unknown, which rustc does not report on
+    //   top of an error.
+
+    /// `E: Event`, written as a bound rustc checks only where it is used.
     pub trait IsEvent<'a>: crate::Event {}
     impl<E: crate::Event> IsEvent<'_> for E {}
+
+    /// `O: IntoListenerResult`, written as a bound rustc checks only where it
+    /// is used.
+    pub trait IsOutcome<'a>: crate::IntoListenerResult {}
+    impl<O: crate::IntoListenerResult> IsOutcome<'_> for O {}
+
+    /// `L`, when `Output` (what its `handle` returns) is a listener outcome.
+    pub type ListenerOf<L, Output, Via> = <Output as ListenerOutcome<L, Via>>::Listener;
+
+    /// A listener outcome: exactly the types that implement
+    /// `IntoListenerResult`, whose message this repeats.
+    #[diagnostic::on_unimplemented(
+        message = "a listener's `handle` returns `()` or `Result<(), E>` where `E` converts into `Box<dyn Error + Send + Sync>`, not `{Self}`",
+        label = "not a listener outcome",
+        note = "every `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` and `anyhow::Error` work as `E`"
+    )]
+    pub trait ListenerOutcome<L, Via> {
+        /// `L`.
+        type Listener;
+    }
+    impl<L, O: crate::IntoListenerResult> ListenerOutcome<L, ViaIntoListenerResult> for O {
+        type Listener = L;
+    }
+    impl<L, O: Unimplemented> ListenerOutcome<L, ViaUnimplemented> for O {
+        type Listener = L;
+    }
+    /// Selects the impl of `ListenerOutcome` that every listener outcome takes.
+    pub enum ViaIntoListenerResult {}
+    /// Selects the impl of `ListenerOutcome` that no type takes.
+    pub enum ViaUnimplemented {}
+    /// Implemented by no type.
+    pub trait Unimplemented {}
 }
+
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

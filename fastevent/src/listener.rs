@@ -58,7 +58,7 @@ pub trait Listener<E: Event>: Default + Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "a listener's `handle` returns `()` or `Result<(), E>` where `E` converts into `Box<dyn Error + Send + Sync>`, not `{Self}`",
     label = "not a listener outcome",
-    note = "every `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>` and `anyhow::Error` work as `E`"
+    note = "every `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` and `anyhow::Error` work as `E`"
 )]
 pub trait IntoListenerResult {
     /// Converts into the common outcome.

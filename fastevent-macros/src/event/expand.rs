@@ -54,10 +54,8 @@ pub fn allow_unwired(path: &syn::Path) -> TokenStream {
     let weak = symbols::weak_definition(&bare);
     quote! {
         const _: () = {
-            // Checks that the path names an event, with the usual message.
-            const fn __fastevent_is_event<E: ::fastevent::Event>() {}
-            __fastevent_is_event::<#path>();
-
+            // `of` requires an event: a path that names none is reported
+            // once, there, with the message of `Event`.
             #[::fastevent::__private::linkme::distributed_slice(::fastevent::__private::ALLOWED_UNWIRED)]
             #[linkme(crate = ::fastevent::__private::linkme)]
             static FASTEVENT_ALLOWED: ::fastevent::__private::AllowedUnwired =

@@ -3,8 +3,9 @@
 
 use super::check::{Backoff, ListenerModel, Options};
 use crate::symbols;
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ImplItem;
 
 pub fn expand(model: &ListenerModel) -> TokenStream {
@@ -37,20 +38,25 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
         .unwrap_or_default();
     let weak = symbols::weak_definition(&bare_event);
     let options = expand_options(options);
+    // `L` itself when `handle` returns a listener outcome, spanned on the
+    // return type so a wrong one is reported there.
+    let (first, last) = first_and_last_span(output);
+    let listener = quote_spanned! {first=>
+        ::fastevent::__private::ListenerOf<#self_ty, #output, _
+    };
+    let listener = quote_spanned! {last=> #listener >};
     quote! {
         #inherent
 
         const _: () = {
-            // A non-event `on = X` must give one error, on `X`. The bound
-            // `X: Event` of `Listener<X>` is therefore assumed here (rustc
-            // does not check a higher-ranked bound where it is written) and
-            // proven once, by the registration below: its `E: Event` and
-            // the `L: Listener<E>` that this `where` clause adds both come
-            // down to `X: Event`, which rustc reports once, at the user's `X`.
+            // Both requirements on the user's types are stated as bounds
+            // rustc checks only where the impl is used, then proven once, by
+            // the registration below, at the user's tokens: see `__private`.
             #(#attrs)*
             impl ::fastevent::Listener<#event> for #self_ty
             where
                 for<'fastevent> #event: ::fastevent::__private::IsEvent<'fastevent>,
+                for<'fastevent> #output: ::fastevent::__private::IsOutcome<'fastevent>,
             {
                 type Output = #output;
                 #(#handle)*
@@ -59,7 +65,7 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
             #[::fastevent::__private::linkme::distributed_slice(::fastevent::__private::LISTENERS)]
             #[linkme(crate = ::fastevent::__private::linkme)]
             static FASTEVENT_LISTENER: ::fastevent::__private::ListenerEntry =
-                ::fastevent::__private::ListenerEntry::of::<#event, #self_ty>(
+                ::fastevent::__private::ListenerEntry::of::<#event, #listener>(
                     #name,
                     #options,
                     ::core::module_path!(),
@@ -68,6 +74,15 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
             #weak
         };
     }
+}
+
+/// The spans of the first and the last token of `tokens`: a span covering
+/// several tokens cannot be built on stable Rust, but rustc joins the spans
+/// of the first and the last token of a type it reports.
+fn first_and_last_span(tokens: &impl ToTokens) -> (Span, Span) {
+    let mut spans = tokens.to_token_stream().into_iter().map(|t| t.span());
+    let first = spans.next().unwrap_or_else(Span::call_site);
+    (first, spans.last().unwrap_or(first))
 }
 
 fn expand_options(options: &Options) -> TokenStream {

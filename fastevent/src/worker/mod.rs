@@ -162,7 +162,12 @@ impl Worker {
                     }
                 }
             }
-            if claimed == 0 && running.is_empty() && options.stop_when_empty && !claim_failed {
+            if claimed == 0
+                && running.is_empty()
+                && options.stop_when_empty
+                && !claim_failed
+                && queues_are_empty(context.queue.as_ref(), &options.queues).await
+            {
                 break StopReason::Empty;
             }
             // More may be waiting: take them before sleeping.
@@ -224,6 +229,22 @@ impl Worker {
             }
         }
         report
+    }
+}
+
+/// "Empty" means no job left at all in these queues: none ready, none
+/// waiting for a retry, none held by another worker (whose lease may yet
+/// expire and hand the job to us).
+async fn queues_are_empty(queue: &dyn DurableQueue, queues: &[String]) -> bool {
+    match queue.depth().await {
+        Ok(depths) => depths
+            .iter()
+            .filter(|d| queues.contains(&d.queue))
+            .all(|d| d.ready + d.running + d.delayed == 0),
+        Err(error) => {
+            tracing::warn!(target: "fastevent", %error, "could not read the queue depth");
+            false
+        }
     }
 }
 

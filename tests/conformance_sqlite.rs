@@ -1,0 +1,108 @@
+//! The driver conformance suite on the SQLite driver.
+
+mod conformance;
+
+use conformance::{Queue, Target};
+use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
+use fastevent::job::{JobDefaults, JobSigner};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const PATH_ENV: &str = "FASTEVENT_CONFORMANCE_SQLITE_PATH";
+const CHILD_ENV: &str = "FASTEVENT_CONFORMANCE_CHILD";
+
+struct Sqlite;
+
+fn fresh_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("fastevent-conformance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("queue-{}.db", NEXT.fetch_add(1, Ordering::SeqCst)))
+}
+
+fn open(path: PathBuf, signing_key: Option<&str>) -> Queue {
+    let signer = signing_key.map(|k| JobSigner::new(k).unwrap());
+    let options = SqliteOptions {
+        path: path.clone(),
+        synchronous: Synchronous::Normal,
+        busy_timeout: Duration::from_secs(10),
+    };
+    let driver = Arc::new(SqliteDriver::new(
+        options,
+        JobDefaults::default(),
+        signer.clone(),
+    ));
+    Queue {
+        driver: driver.clone(),
+        durable: driver,
+        signer,
+        child_env: vec![(PATH_ENV.into(), path.display().to_string())],
+    }
+}
+
+impl Target for Sqlite {
+    fn open(&self, signing_key: Option<&str>) -> Queue {
+        open(fresh_path(), signing_key)
+    }
+
+    fn open_from_env(&self) -> Queue {
+        open(std::env::var(PATH_ENV).unwrap().into(), None)
+    }
+
+    fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>) {
+        let path = &queue.child_env[0].1;
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection.busy_timeout(Duration::from_secs(10)).unwrap();
+        // The schema exists once the driver has run anything.
+        let durable = queue.durable.clone();
+        block_on(async move { durable.depth().await }).unwrap();
+        connection
+            .execute(
+                "INSERT INTO fastevent_jobs
+                    (job_id, queue, event, listener, body, signature, max_attempts, created_at, available_at)
+                 VALUES ('raw', 'default', '?', '?', ?1, ?2, 3, 0, 0)",
+                rusqlite::params![body, signature],
+            )
+            .unwrap();
+    }
+}
+
+/// `inject_raw` is called from async tests; the depth query only needs the
+/// connection thread, so a small runtime on another thread can wait for it.
+fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    })
+    .join()
+    .unwrap()
+}
+
+conformance_suite!(Sqlite);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_loses_nothing() {
+    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &|queue| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_worker", "--nocapture"])
+            .envs(queue.child_env.iter().cloned())
+            .env(CHILD_ENV, "1")
+            .env(conformance::BLOCK_ENV, "1")
+            .spawn()
+            .unwrap()
+    })
+    .await;
+}
+
+/// The worker process that the test above kills; does nothing otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_worker() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        conformance::run_child_worker(&Sqlite).await;
+    }
+}
