@@ -23,6 +23,8 @@ pub(crate) struct Installed {
     pub(crate) durable: Option<Arc<dyn DurableQueue>>,
     /// What workers verify jobs with: the dispatchers' key.
     pub(crate) signer: Option<JobSigner>,
+    /// Defaults for jobs written outside the driver (`dispatch_in`).
+    pub(crate) job_defaults: JobDefaults,
 }
 
 /// A driver `QUEUE_DRIVER` can name.
@@ -248,11 +250,13 @@ impl Config {
 
     fn build(self) -> Installed {
         let signer = self.signer();
+        let job_defaults = self.job_defaults;
         match self.driver {
             DriverChoice::Named(QueueDriver::Sync) => Installed {
                 driver: Arc::new(SyncDriver),
                 durable: None,
                 signer,
+                job_defaults,
             },
             DriverChoice::Named(QueueDriver::Sqlite) => {
                 let sqlite = Arc::new(SqliteDriver::new(
@@ -264,12 +268,14 @@ impl Config {
                     driver: sqlite.clone(),
                     durable: Some(sqlite),
                     signer,
+                    job_defaults,
                 }
             }
             DriverChoice::Custom(driver) => Installed {
                 driver,
                 durable: None,
                 signer,
+                job_defaults,
             },
         }
     }

@@ -72,21 +72,21 @@ pub mod __private {
     };
     pub use linkme;
 
-    // How `#[listener]` reports a wrong `on = X` or a wrong return type of
-    // `handle` once, at the user's tokens. The generated
-    // `impl Listener<X> for L` states both requirements in `where` clauses,
-    // as higher-ranked bounds (`for<'a> X: IsEvent<'a>`): rustc checks such a
-    // bound only where the impl is used, never where it is written, so the
-    // impl itself reports nothing. Its one use is the listener's
-    // registration, `ListenerEntry::of::<X, ListenerOf<L, Output, _>>`:
+    // How `#[listener]` reports a wrong `on = X`, or a wrong return type of
+    // `handle`, once and at the user's tokens. The generated
+    // `impl Listener<X> for L` states both requirements as higher-ranked
+    // `where` clauses (`for<'a> X: IsEvent<'a>`), which rustc checks only
+    // where the impl is used, never where they are written: the impl itself
+    // reports nothing. Its one use is the listener's registration,
+    // `ListenerEntry::of::<X, ListenerOf<L, Output, _>>`, where
     // - a non-event `X` fails `E: Event` of `of` and, through the `where`
-    //   clause, `L: Listener<X>` with the very same `X: Event`, which rustc
-    //   reports once, at `X`;
-    // - a wrong output fails `ListenerOf`: the two impls of `ListenerOutcome` make
-    //   rustc report `ListenerOutcome` itself, with the message below, instead of
-    //   the last bound it could not prove (`i32: std::error::Error`); the
-    //   listener type then stays unknown, which rustc does not report on
-    //   top of an error.
+    //   clause, `L: Listener<X>` with the very same `X: Event`: rustc reports
+    //   that once, at `X`;
+    // - a wrong `Output` fails `ListenerOf`. Its two impls make rustc report
+    //   `ListenerOutcome` itself, with the message below, rather than the
+    //   innermost bound it could not prove (`i32: std::error::Error`); the
+    //   listener type then stays unknown, which rustc does not report on top
+    //   of an error.
 
     /// `E: Event`, written as a bound rustc checks only where it is used.
     pub trait IsEvent<'a>: crate::Event {}

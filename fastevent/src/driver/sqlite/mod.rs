@@ -10,10 +10,14 @@
 //! - A job is deleted only after its listener succeeded.
 
 mod connection;
+mod outbox;
 mod queries;
 mod schema;
 
 pub use connection::{SqliteOptions, Synchronous};
+pub use outbox::dispatch_in;
+/// The rusqlite crate fastevent uses, for [`dispatch_in`]'s transaction.
+pub use rusqlite;
 
 use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection};
 use super::{Driver, DriverError, JobBatch};

@@ -61,35 +61,7 @@ pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
     };
     connection.execute_batch(&format!("PRAGMA synchronous = {synchronous}"))?;
     connection.execute_batch("BEGIN IMMEDIATE")?;
-    // The version lives in a table of ours, not in `PRAGMA user_version`:
-    // the database may be the application's own (dispatch in its transaction).
-    let created = (|| -> Result<(), StoreError> {
-        connection.execute_batch(
-            "CREATE TABLE IF NOT EXISTS fastevent_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        )?;
-        let version: Option<i64> = connection
-            .query_row(
-                "SELECT value FROM fastevent_meta WHERE key = 'schema_version'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        match version {
-            None => {
-                connection.execute_batch(SCHEMA)?;
-                connection.execute(
-                    "INSERT INTO fastevent_meta (key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION],
-                )?;
-                Ok(())
-            }
-            Some(SCHEMA_VERSION) => Ok(()),
-            Some(other) => Err(StoreError(format!(
-                "the database has fastevent schema version {other}; this build uses {SCHEMA_VERSION}"
-            ))),
-        }
-    })();
-    match created {
+    match ensure(&connection) {
         Ok(()) => connection.execute_batch("COMMIT")?,
         Err(error) => {
             let _ = connection.execute_batch("ROLLBACK");
@@ -97,4 +69,35 @@ pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
         }
     }
     Ok(connection)
+}
+
+/// Creates the tables if they are missing, inside the caller's transaction;
+/// refuses a database written by another schema version.
+pub fn ensure(connection: &Connection) -> Result<(), StoreError> {
+    // The version lives in a table of ours, not in `PRAGMA user_version`:
+    // the database may be the application's own (see `dispatch_in`).
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS fastevent_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    )?;
+    let version: Option<i64> = connection
+        .query_row(
+            "SELECT value FROM fastevent_meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match version {
+        None => {
+            connection.execute_batch(SCHEMA)?;
+            connection.execute(
+                "INSERT INTO fastevent_meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION],
+            )?;
+            Ok(())
+        }
+        Some(SCHEMA_VERSION) => Ok(()),
+        Some(other) => Err(StoreError(format!(
+            "the database has fastevent schema version {other}; this build uses {SCHEMA_VERSION}"
+        ))),
+    }
 }

@@ -1,0 +1,63 @@
+//! Dispatch inside the application's own SQLite transaction (the outbox
+//! pattern): the jobs are written by the same transaction as the data they
+//! are about, so they exist if and only if it commits. Workers see them
+//! after the commit, like any other job.
+
+use super::{queries, schema};
+use crate::config;
+use crate::context::ContextSnapshot;
+use crate::dispatch::{DispatchError, Dispatched};
+use crate::driver::{DriverError, JobBatch};
+use crate::event::Event;
+use crate::job::{self, now_ms};
+use crate::registry::registry;
+use crate::testing::{self, Intercepted};
+
+/// Writes one job per listener of `event` in `transaction`, which must be a
+/// transaction on the queue's database file (`FASTEVENT_SQLITE_PATH`).
+/// Uses the installed configuration's job defaults and signing key.
+///
+/// ```
+/// # use fastevent::{listener, Event};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize, Event)] struct UserCreated { id: i64 }
+/// # #[derive(Default)] struct Welcome;
+/// # #[listener(on = UserCreated)] impl Welcome { async fn handle(&self, _: &UserCreated) {} }
+/// use fastevent::driver::sqlite::{dispatch_in, rusqlite};
+///
+/// # let dir = std::env::temp_dir().join(format!("outbox-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let mut db = rusqlite::Connection::open(dir.join("app.db")).unwrap();
+/// db.execute_batch("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY)").unwrap();
+/// let tx = db.transaction().unwrap();
+/// tx.execute("INSERT INTO users (id) VALUES (1)", []).unwrap();
+/// dispatch_in(&tx, UserCreated { id: 1 }).unwrap();
+/// tx.commit().unwrap(); // the user and its job, or neither
+/// ```
+pub fn dispatch_in<E: Event>(
+    transaction: &rusqlite::Transaction<'_>,
+    event: E,
+) -> Result<Dispatched, DispatchError> {
+    E::__fastevent_require_listener();
+    let event = match testing::intercept(event, testing::Mode::Queued) {
+        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
+        Intercepted::Passed(event) => event,
+    };
+    let listeners = registry().validate()?.listeners_of::<E>();
+    if listeners.is_empty() {
+        return Ok(Dispatched { jobs: 0 });
+    }
+    let installed = config::installed()?;
+    let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
+    let failed = |message: String| DriverError {
+        driver: "sqlite",
+        event: E::NAME,
+        message,
+        source: None,
+    };
+    let jobs = job::encode_batch(&batch, &installed.job_defaults, installed.signer.as_ref())
+        .map_err(|e| failed(e.to_string()))?;
+    schema::ensure(transaction).map_err(|e| failed(e.0))?;
+    queries::insert_jobs(transaction, &jobs, now_ms()).map_err(|e| failed(e.0))?;
+    Ok(Dispatched { jobs: jobs.len() })
+}
