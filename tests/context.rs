@@ -161,6 +161,8 @@ async fn listeners_see_the_context_where_the_event_was_dispatched() {
                 .await
                 .unwrap();
                 assert_eq!(context::get(&USER_ID), Some(user));
+                // The listener set LOCALE too, in its own copy of the context.
+                assert_eq!(context::get(&LOCALE), Some(format!("locale-{user}")));
             }))
         })
         .collect();

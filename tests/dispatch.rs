@@ -367,3 +367,30 @@ fn names_follow_the_reference_unless_given() {
     assert_eq!(index.options.tries, Some(2));
     assert!(registry.validate().is_ok(), "{:?}", registry.validate());
 }
+
+// --- the sync driver honours tries and backoff ------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+struct SyncFlaky;
+
+static SYNC_FLAKY_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Default)]
+struct SucceedOnThirdTry;
+
+#[listener(on = SyncFlaky, tries = 3, backoff = "10ms")]
+impl SucceedOnThirdTry {
+    async fn handle(&self, _: &SyncFlaky) -> Result<(), String> {
+        match SYNC_FLAKY_ATTEMPTS.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => Err("not yet".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sync_driver_retries_a_listener_up_to_its_tries() {
+    SyncFlaky.dispatch().await.unwrap();
+    fastevent::drain().await;
+    assert_eq!(SYNC_FLAKY_ATTEMPTS.load(Ordering::SeqCst), 3);
+}

@@ -6,4 +6,6 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
+    // What the macros accept, so a check cannot grow to refuse valid code.
+    cases.pass("tests/ui/pass/*.rs");
 }

@@ -2,7 +2,7 @@
 //! `dispatch_now` (every listener inline, awaited).
 
 use crate::config::{self, ConfigError};
-use crate::context::ContextSnapshot;
+use crate::context::{self, ContextSnapshot};
 use crate::driver::{Driver, DriverError, JobBatch};
 use crate::event::Event;
 use crate::registry::{RegistryError, registry};
@@ -106,7 +106,8 @@ async fn enqueue<E: Event>(driver: &dyn Driver, event: E) -> Result<Dispatched, 
 }
 
 /// Runs every listener of `event` now, concurrently on the caller's task,
-/// and waits for all of them. Listeners see the caller's whole context.
+/// and waits for all of them. Each listener sees a copy of the caller's
+/// whole context (local keys too); what it sets stays its own.
 /// The error lists every listener that failed, not only the first.
 pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
     E::__fastevent_require_listener();
@@ -118,7 +119,7 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
     let failures: Vec<ListenerFailure> = match listeners {
         [] => Vec::new(),
         // The common case skips join_all's allocations.
-        [listener] => run::run_typed(listener, &event)
+        [listener] => context::scope(run::run_typed(listener, &event))
             .await
             .err()
             .map(|reason| ListenerFailure {
@@ -128,7 +129,7 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
             .into_iter()
             .collect(),
         many => futures_util::future::join_all(many.iter().map(|listener| async {
-            run::run_typed(listener, &event)
+            context::scope(run::run_typed(listener, &event))
                 .await
                 .map_err(|reason| ListenerFailure {
                     listener: listener.name,

@@ -13,6 +13,7 @@
 extern crate self as fastevent;
 
 mod app_state;
+pub mod cli;
 mod config;
 pub mod context;
 mod dispatch;
@@ -24,6 +25,7 @@ mod listener;
 pub mod registry;
 mod run;
 mod stats;
+pub mod supervisor;
 pub mod testing;
 pub mod worker;
 
@@ -35,6 +37,7 @@ pub use dispatch::{
 };
 pub use event::Event;
 pub use listener::{Backoff, BoxError, IntoListenerResult, Listener, ListenerOptions};
+pub use registry::check;
 pub use run::FailureReason;
 pub use stats::{Stats, stats};
 

@@ -215,6 +215,13 @@ pub fn registry() -> &'static Registry {
     })
 }
 
+/// Validates the wiring linked into this program: call it first thing in
+/// `main` to refuse to start with duplicate names or (off Linux, where the
+/// linker does not check) an event without a listener.
+pub fn check() -> Result<&'static Registry, RegistryError> {
+    registry().validate()
+}
+
 /// Whether the linker already refused programs that dispatch an event
 /// without a listener (the weak-symbol check works on ELF only).
 const LINK_CHECKED: bool = cfg!(target_os = "linux");

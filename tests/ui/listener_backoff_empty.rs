@@ -1,4 +1,6 @@
-use fastevent::{listener, Event};
+#![allow(unused_imports)]
+
+use fastevent::{Event, listener};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Event)]

@@ -25,11 +25,18 @@ pub fn check(input: EventInput) -> syn::Result<EventModel> {
             "an event cannot be a union: serde cannot encode it. Use a struct or an enum",
         ));
     }
-    if !input.generics.params.is_empty() {
+    let generics = &input.generics;
+    if generics.type_params().next().is_some() || generics.const_params().next().is_some() {
         errors.push(syn::Error::new_spanned(
-            &input.generics,
-            "an event cannot be generic or borrow data: it is sent to other processes as JSON \
-             and registered once by name. Use a concrete type with owned fields (String, not &str)",
+            generics,
+            "an event cannot be generic: it is registered once, by name, and its listeners \
+             take one concrete type. Use a concrete type, one per kind of event",
+        ));
+    } else if generics.lifetimes().next().is_some() {
+        errors.push(syn::Error::new_spanned(
+            generics,
+            "an event cannot borrow data: it is sent to other processes as JSON and outlives \
+             the code that dispatches it. Use owned fields (String, not &str) and remove the lifetime",
         ));
     }
     let mut name = None;
@@ -60,6 +67,10 @@ pub fn check(input: EventInput) -> syn::Result<EventModel> {
                     "`version` takes a whole number from 1: #[event(version = 2)]",
                 )),
             },
+            ("allow_unwired", None) if allow_unwired => errors.push(syn::Error::new_spanned(
+                &option.key,
+                "`allow_unwired` is given twice",
+            )),
             ("allow_unwired", None) => allow_unwired = true,
             ("allow_unwired", Some(value)) => errors.push(syn::Error::new_spanned(
                 value,
@@ -96,6 +107,10 @@ fn unknown_option(key: &syn::Path, text: &str) -> syn::Error {
 
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &syn::Path, errors: &mut Errors) {
     if slot.replace(value).is_some() {
-        errors.push(syn::Error::new_spanned(key, "this option is given twice"));
+        let key_text = key.get_ident().map(Ident::to_string).unwrap_or_default();
+        errors.push(syn::Error::new_spanned(
+            key,
+            format!("`{key_text}` is given twice"),
+        ));
     }
 }

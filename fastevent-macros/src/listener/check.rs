@@ -6,7 +6,7 @@ use crate::duration;
 use crate::literals::{int_literal, string_literal, valid_name};
 use crate::naming;
 use crate::suggest;
-use syn::spanned::Spanned;
+use quote::ToTokens;
 use syn::{Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, ReturnType, Type};
 
 const KNOWN_OPTIONS: &[&str] = &[
@@ -55,6 +55,9 @@ pub fn check(input: ListenerInput) -> syn::Result<ListenerModel> {
     let mut name = None;
     let mut options = Options::default();
     let mut seen: Vec<String> = Vec::new();
+    // Whether `on` was written at all, valid or not: "missing the event" is
+    // only for a listener without one.
+    let on_written = input.options.iter().any(|o| o.key.is_ident("on"));
 
     for RawOption { key, value } in &input.options {
         let text = key.get_ident().map(|i| i.to_string()).unwrap_or_default();
@@ -75,10 +78,17 @@ pub fn check(input: ListenerInput) -> syn::Result<ListenerModel> {
         match text.as_str() {
             "on" => match value {
                 Expr::Path(p) if p.qself.is_none() => event = Some(p.path.clone()),
-                other => errors.push(syn::Error::new_spanned(
-                    other,
-                    "`on` takes the event type: #[listener(on = NewChatEvent)]",
-                )),
+                other => {
+                    // `on = "NewChatEvent"`: suggest the type the string names.
+                    let shown = string_literal(other)
+                        .map(|lit| lit.value())
+                        .filter(|text| syn::parse_str::<syn::Path>(text).is_ok())
+                        .unwrap_or_else(|| "NewChatEvent".to_string());
+                    errors.push(syn::Error::new_spanned(
+                        other,
+                        format!("`on` takes the event type, not a string or an expression: #[listener(on = {shown})]"),
+                    ));
+                }
             },
             "name" => match string_literal(value) {
                 Some(lit) if valid_name(&lit.value()) => name = Some(lit.value()),
@@ -119,27 +129,49 @@ pub fn check(input: ListenerInput) -> syn::Result<ListenerModel> {
     if let (Some(soft), Some(hard)) = (options.timeout_ms, options.hard_timeout_ms)
         && hard < soft
     {
-        let span = input
+        let value = input
             .options
             .iter()
             .find(|o| o.key.is_ident("hard_timeout"))
-            .map(|o| o.key.span())
-            .unwrap_or(input.attribute_span);
-        errors.push(syn::Error::new(
-            span,
-            "`hard_timeout` must be at least `timeout`: the soft timeout cancels the listener first, the hard one kills its worker",
-        ));
-    }
-    if event.is_none() {
-        errors.push(syn::Error::new(
-            input.attribute_span,
-            "missing the event: #[listener(on = NewChatEvent)]",
-        ));
+            .and_then(|o| o.value.as_ref());
+        let message = format!(
+            "`hard_timeout` ({}) is shorter than `timeout` ({}): the soft timeout cancels the listener first, \
+             the hard one then kills its worker, so `hard_timeout` must be at least `timeout`",
+            duration::display(hard),
+            duration::display(soft),
+        );
+        errors.push(match value {
+            Some(value) => syn::Error::new_spanned(value, message),
+            None => syn::Error::new(input.attribute_span, message),
+        });
     }
 
     let item = input.item;
+    let handle = find_handle(&item);
+    if !on_written {
+        // The event type `handle` takes, when it is plain enough to suggest.
+        let suggestion = handle
+            .and_then(|h| h.sig.inputs.iter().nth(1))
+            .and_then(|arg| match arg {
+                FnArg::Typed(arg) => match &*arg.ty {
+                    Type::Reference(r) => Some(r.elem.to_token_stream().to_string()),
+                    _ => None,
+                },
+                FnArg::Receiver(_) => None,
+            })
+            .map(|ty| ty.replace(' ', ""))
+            .unwrap_or_else(|| "NewChatEvent".to_string());
+        errors.push(syn::Error::new(
+            input.attribute_span,
+            format!("`#[listener]` needs the event it listens to: #[listener(on = {suggestion})]"),
+        ));
+    }
+    let event_text = event
+        .as_ref()
+        .map(path_text)
+        .unwrap_or_else(|| "YourEvent".to_string());
     let self_ident = check_impl_header(&item, &mut errors);
-    let output = check_handle(&item, &mut errors);
+    let output = check_handle(&item, handle, &event_text, &mut errors);
     errors.finish()?;
     let self_ident = self_ident.unwrap_or_default();
     Ok(ListenerModel {
@@ -153,19 +185,7 @@ pub fn check(input: ListenerInput) -> syn::Result<ListenerModel> {
 
 /// The impl must be a plain, non-generic inherent impl of a named type.
 fn check_impl_header(item: &ItemImpl, errors: &mut Errors) -> Option<String> {
-    if let Some((_, path, _)) = &item.trait_ {
-        errors.push(syn::Error::new_spanned(
-            path,
-            "#[listener] goes on an inherent impl (`impl MyListener { ... }`), not on a trait impl",
-        ));
-    }
-    if !item.generics.params.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &item.generics,
-            "a listener cannot be generic: it is registered once, by name, and built with Default",
-        ));
-    }
-    match &*item.self_ty {
+    let self_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
         other => {
             errors.push(syn::Error::new_spanned(
@@ -174,28 +194,56 @@ fn check_impl_header(item: &ItemImpl, errors: &mut Errors) -> Option<String> {
             ));
             None
         }
+    };
+    let shown = self_ident.as_deref().unwrap_or("MyListener");
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.push(syn::Error::new_spanned(
+            path,
+            format!(
+                "`#[listener]` goes on an inherent impl, `impl {shown} {{ async fn handle(...) }}`, not on a trait impl"
+            ),
+        ));
     }
+    if !item.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &item.generics,
+            "a listener cannot be generic: it is registered once, by name, and built with Default",
+        ));
+    }
+    self_ident
+}
+
+fn find_handle(item: &ItemImpl) -> Option<&ImplItemFn> {
+    item.items.iter().find_map(|i| match i {
+        ImplItem::Fn(f) if f.sig.ident == "handle" => Some(f),
+        _ => None,
+    })
 }
 
 /// `handle` must be `async fn handle(&self, event: &E) -> R`.
-fn check_handle(item: &ItemImpl, errors: &mut Errors) -> Option<Type> {
-    let handle = item.items.iter().find_map(|i| match i {
-        ImplItem::Fn(f) if f.sig.ident == "handle" => Some(f),
-        _ => None,
-    });
+fn check_handle(
+    item: &ItemImpl,
+    handle: Option<&ImplItemFn>,
+    event: &str,
+    errors: &mut Errors,
+) -> Option<Type> {
     let Some(handle) = handle else {
         errors.push(syn::Error::new_spanned(
             &item.self_ty,
-            "this listener has no `handle`: add `async fn handle(&self, event: &YourEvent) -> Result<(), YourError>`",
+            format!(
+                "this listener has no `handle`: add `async fn handle(&self, event: &{event}) -> Result<(), YourError>`"
+            ),
         ));
         return None;
     };
     let before = errors.count();
-    check_signature(handle, errors);
+    check_signature(handle, event, errors);
     let output = match &handle.sig.output {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => {
-            if matches!(**ty, Type::ImplTrait(_)) {
+            // A non-async `handle` is told to be async; that message covers
+            // this one too.
+            if matches!(**ty, Type::ImplTrait(_)) && handle.sig.asyncness.is_some() {
                 errors.push(syn::Error::new_spanned(
                     ty,
                     "`handle` is an `async fn` returning `()` or `Result<(), E>`, not `impl Trait`",
@@ -207,52 +255,70 @@ fn check_handle(item: &ItemImpl, errors: &mut Errors) -> Option<Type> {
     (errors.count() == before).then_some(output)
 }
 
-fn check_signature(handle: &ImplItemFn, errors: &mut Errors) {
+fn check_signature(handle: &ImplItemFn, event: &str, errors: &mut Errors) {
     let sig = &handle.sig;
+    let wanted = format!("`async fn handle(&self, event: &{event})`");
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            "`handle` must be async: `async fn handle(&self, event: &YourEvent)`",
+            format!("`handle` must be async: {wanted}"),
         ));
     }
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
-            "`handle` cannot be generic: it takes `&self` and `&YourEvent`",
+            format!("`handle` cannot be generic: {wanted}"),
         ));
     }
-    let mut inputs = sig.inputs.iter();
-    match inputs.next() {
-        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
-        Some(other) => errors.push(syn::Error::new_spanned(
-            other,
-            "`handle` takes `&self` first: a new listener is built with Default for each event",
+    let mut inputs = sig.inputs.iter().peekable();
+    match inputs.peek() {
+        Some(FnArg::Receiver(r)) => {
+            // `&self`, or `self: &Self`; not `self`, `&mut self`, `self: Box<Self>`.
+            if !matches!(&*r.ty, Type::Reference(r) if r.mutability.is_none()) {
+                errors.push(syn::Error::new_spanned(
+                    r,
+                    format!(
+                        "`handle` takes `&self`: {wanted}; a new listener is built with Default for each event"
+                    ),
+                ));
+            }
+            inputs.next();
+        }
+        // The event comes first: reported once, as the missing `&self`, and
+        // then checked as the event.
+        Some(FnArg::Typed(first)) => errors.push(syn::Error::new_spanned(
+            first,
+            format!("`handle` takes `&self` before the event: {wanted}"),
         )),
-        None => errors.push(syn::Error::new_spanned(
-            &sig.ident,
-            "`handle` takes `&self` and the event: `async fn handle(&self, event: &YourEvent)`",
-        )),
+        None => {}
     }
     match inputs.next() {
         Some(FnArg::Typed(arg)) => match &*arg.ty {
             Type::Reference(r) if r.mutability.is_none() => {}
             other => errors.push(syn::Error::new_spanned(
                 other,
-                "`handle` takes the event by shared reference: `event: &YourEvent`",
+                format!("`handle` takes the event by reference: `event: &{event}`"),
             )),
         },
         Some(FnArg::Receiver(_)) => {}
         None => errors.push(syn::Error::new_spanned(
             &sig.ident,
-            "`handle` takes the event after `&self`: `async fn handle(&self, event: &YourEvent)`",
+            format!("`handle` takes the event: {wanted}"),
         )),
     }
     for extra in inputs {
         errors.push(syn::Error::new_spanned(
             extra,
-            "`handle` takes only `&self` and the event; reach shared resources with fastevent::state::<T>()",
+            format!(
+                "`handle` takes only `&self` and the event: {wanted}; reach shared resources with fastevent::state::<T>()"
+            ),
         ));
     }
+}
+
+/// A path as the user wrote it, without the spaces of a token stream.
+fn path_text(path: &syn::Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
 }
 
 fn backoff(value: &Expr) -> syn::Result<Backoff> {
@@ -264,7 +330,11 @@ fn backoff(value: &Expr) -> syn::Result<Backoff> {
             .map(|e| duration_of(e, HELP))
             .collect::<syn::Result<Vec<_>>>()
             .map(Backoff::Schedule),
-        Expr::Array(_) => Err(syn::Error::new_spanned(value, HELP)),
+        Expr::Array(_) => Err(syn::Error::new_spanned(
+            value,
+            "`backoff = []` lists no delay: list at least one, like backoff = [\"1s\", \"10s\", \"1m\"] \
+             (the last one repeats), or give the first delay, like backoff = \"2s\" (doubling with jitter)",
+        )),
         other => duration_of(other, HELP).map(Backoff::Exponential),
     }
 }
@@ -274,7 +344,9 @@ fn positive_duration(value: &Expr, key: &str) -> syn::Result<u64> {
     match duration_of(value, &help)? {
         0 => Err(syn::Error::new_spanned(
             value,
-            format!("`{key}` must be longer than zero"),
+            format!(
+                "`{key}` must be longer than zero; leave `{key}` out to use the worker's default"
+            ),
         )),
         ms => Ok(ms),
     }

@@ -3,8 +3,7 @@
 
 use super::check::{Backoff, ListenerModel, Options};
 use crate::symbols;
-use proc_macro2::Span;
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ImplItem;
 
@@ -39,10 +38,12 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
     let weak = symbols::weak_definition(&bare_event);
     let options = expand_options(options);
     // `L` itself when `handle` returns a listener outcome, spanned on the
-    // return type so a wrong one is reported there.
+    // return type so a wrong one is reported there. It is written outside
+    // the impl, where `Self` means nothing: the return type names the type.
     let (first, last) = first_and_last_span(output);
+    let output_outside = replace_self(output.to_token_stream(), self_ty);
     let listener = quote_spanned! {first=>
-        ::fastevent::__private::ListenerOf<#self_ty, #output, _
+        ::fastevent::__private::ListenerOf<#self_ty, #output_outside, _
     };
     let listener = quote_spanned! {last=> #listener >};
     quote! {
@@ -83,6 +84,26 @@ fn first_and_last_span(tokens: &impl ToTokens) -> (Span, Span) {
     let mut spans = tokens.to_token_stream().into_iter().map(|t| t.span());
     let first = spans.next().unwrap_or_else(Span::call_site);
     (first, spans.last().unwrap_or(first))
+}
+
+/// `tokens` with every `Self` replaced by `self_ty`.
+fn replace_self(tokens: TokenStream, self_ty: &syn::Type) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) if ident == "Self" => {
+                let span = ident.span();
+                quote_spanned!(span=> #self_ty)
+            }
+            TokenTree::Group(group) => {
+                let mut inner =
+                    Group::new(group.delimiter(), replace_self(group.stream(), self_ty));
+                inner.set_span(group.span());
+                TokenTree::Group(inner).into()
+            }
+            other => other.into(),
+        })
+        .collect()
 }
 
 fn expand_options(options: &Options) -> TokenStream {

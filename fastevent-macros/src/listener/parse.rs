@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ItemImpl, Meta, Token};
+use syn::{Expr, Item, ItemImpl, Meta, Token};
 
 pub struct ListenerInput {
     /// `key = value` entries of the attribute, in order.
@@ -37,15 +37,40 @@ pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<ListenerInput>
             }
         });
     }
-    let item = syn::parse2::<ItemImpl>(item).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            "#[listener] goes on an `impl YourListener { async fn handle(...) }` block",
-        )
-    })?;
+    let item = match syn::parse2::<Item>(item)? {
+        Item::Impl(item) => item,
+        other => return Err(not_an_impl(&other, attribute_span)),
+    };
     Ok(ListenerInput {
         options,
         attribute_span,
         item,
     })
+}
+
+/// `#[listener]` on a function, a struct, ...: point at what it is on.
+fn not_an_impl(item: &Item, attribute_span: proc_macro2::Span) -> syn::Error {
+    const WANTED: &str = "`#[listener(on = YourEvent)] impl YourListener { async fn handle(&self, event: &YourEvent) { ... } }`";
+    match item {
+        Item::Fn(f) => syn::Error::new_spanned(
+            &f.sig,
+            format!(
+                "`#[listener]` goes on the `impl` block of a listener type, not on a function: {WANTED}, \
+                 where `YourListener` is a type that implements Default"
+            ),
+        ),
+        Item::Struct(syn::ItemStruct { ident, .. }) | Item::Enum(syn::ItemEnum { ident, .. }) => {
+            syn::Error::new_spanned(
+                ident,
+                format!(
+                    "`#[listener]` goes on the `impl` block of `{ident}`, not on its declaration: \
+                     `#[listener(on = YourEvent)] impl {ident} {{ async fn handle(&self, event: &YourEvent) {{ ... }} }}`"
+                ),
+            )
+        }
+        _ => syn::Error::new(
+            attribute_span,
+            format!("`#[listener]` goes on the `impl` block of a listener type: {WANTED}"),
+        ),
+    }
 }

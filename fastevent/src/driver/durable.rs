@@ -131,10 +131,11 @@ pub trait DurableQueue: Send + Sync + 'static {
         worker: &'a str,
     ) -> BoxFuture<'a, Result<(), QueueError>>;
 
-    /// Renews the lease of every job `worker` holds.
+    /// Renews the leases of these jobs, which `worker` holds.
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
+        receipts: &'a [i64],
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), QueueError>>;
 
@@ -152,4 +153,10 @@ pub trait DurableQueue: Send + Sync + 'static {
 
     /// Deletes failed jobs; returns how many.
     fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>>;
+
+    /// How many jobs the failed store holds (the `status` command). The
+    /// default reads them all; a driver that can count should.
+    fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(async move { Ok(self.failed_jobs(usize::MAX).await?.len() as u64) })
+    }
 }

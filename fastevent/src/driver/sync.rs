@@ -1,7 +1,10 @@
 //! The `sync` driver, the reference system's default: each job runs as a
 //! background task in this process. Nothing is stored, so a crash loses the
-//! jobs that were running (at-most-once); failures are logged with event,
-//! listener and error, counted in [`crate::stats`], and never silent.
+//! jobs that were running (at-most-once). A listener's `tries`, `backoff`
+//! and `timeout` apply (retries wait in the task); after the last try the
+//! failure is logged with event, listener and error (on standard error when
+//! no `tracing` subscriber is installed) and counted in [`crate::stats`]:
+//! never silent. There is no failed-job store.
 
 use super::in_flight::InFlightGuard;
 use super::{Driver, DriverError, InFlight, JobBatch};
@@ -9,6 +12,7 @@ use crate::dispatch::Dispatched;
 use crate::registry::{AnyEvent, ListenerEntry};
 use crate::run;
 use crate::stats;
+use crate::worker::backoff::{self, BackoffDefaults};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -62,17 +66,48 @@ async fn run_job(
     event: Arc<AnyEvent>,
     _running: InFlightGuard<'static>,
 ) {
-    match run::run_typed(listener, &*event).await {
-        Ok(()) => stats::record_succeeded(),
-        Err(reason) => {
-            stats::record_failed();
-            tracing::error!(
-                target: "fastevent",
-                event = listener.event_name,
-                listener = listener.name,
-                error = %reason,
-                "listener failed"
-            );
+    let tries = listener.options.tries.unwrap_or(1);
+    let mut attempt = 1;
+    loop {
+        match run::run_typed(listener, &*event).await {
+            Ok(()) => return stats::record_succeeded(),
+            Err(reason) if attempt < tries => {
+                let delay = backoff::delay(
+                    listener.options.backoff,
+                    BackoffDefaults::default(),
+                    attempt,
+                );
+                tracing::warn!(
+                    target: "fastevent",
+                    event = listener.event_name,
+                    listener = listener.name,
+                    attempt,
+                    error = %reason,
+                    "listener failed; trying again in {delay:?}"
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(reason) => {
+                stats::record_failed();
+                if tracing::dispatcher::has_been_set() {
+                    tracing::error!(
+                        target: "fastevent",
+                        event = listener.event_name,
+                        listener = listener.name,
+                        attempt,
+                        error = %reason,
+                        "listener failed"
+                    );
+                } else {
+                    // Without a subscriber the log line would go nowhere.
+                    eprintln!(
+                        "fastevent: listener `{}` of event `{}` failed (attempt {attempt} of {tries}): {reason}",
+                        listener.name, listener.event_name
+                    );
+                }
+                return;
+            }
         }
     }
 }

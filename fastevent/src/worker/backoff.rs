@@ -15,6 +15,16 @@ pub struct BackoffDefaults {
     pub max: Duration,
 }
 
+impl Default for BackoffDefaults {
+    /// 1 second, doubling, at most 10 minutes.
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(600),
+        }
+    }
+}
+
 /// The delay after `failed_attempt` (1 for the first attempt) failed.
 pub fn delay(backoff: Backoff, defaults: BackoffDefaults, failed_attempt: u32) -> Duration {
     let exponent = failed_attempt.saturating_sub(1).min(30);

@@ -3,7 +3,7 @@
 //! gracefully: no new jobs, in-flight ones finish within the grace period,
 //! the rest are handed back for another worker.
 
-mod backoff;
+pub(crate) mod backoff;
 mod execute;
 mod options;
 pub mod report;
@@ -179,8 +179,9 @@ impl Worker {
                 biased;
                 () = &mut shutdown => break StopReason::Shutdown,
                 _ = heartbeat.tick() => {
-                    if !held.is_empty()
-                        && let Err(error) = context.queue.extend_leases(&context.worker_id, options.lease).await
+                    let receipts: Vec<i64> = held.values().map(|job| job.receipt).collect();
+                    if !receipts.is_empty()
+                        && let Err(error) = context.queue.extend_leases(&context.worker_id, &receipts, options.lease).await
                     {
                         tracing::warn!(target: "fastevent", %error, "could not renew leases");
                     }
@@ -210,7 +211,8 @@ impl Worker {
             tokio::select! {
                 () = &mut grace => break,
                 _ = heartbeat.tick() => {
-                    let _ = context.queue.extend_leases(&context.worker_id, options.lease).await;
+                    let receipts: Vec<i64> = held.values().map(|job| job.receipt).collect();
+                    let _ = context.queue.extend_leases(&context.worker_id, &receipts, options.lease).await;
                 }
                 Some(done) = running.join_next_with_id() => record(done, &mut held, &mut report),
             }

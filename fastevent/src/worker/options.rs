@@ -51,10 +51,7 @@ impl Default for WorkerOptions {
             poll_interval: Duration::from_millis(50),
             heartbeat_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(15),
-            backoff: BackoffDefaults {
-                first: Duration::from_secs(1),
-                max: Duration::from_secs(600),
-            },
+            backoff: BackoffDefaults::default(),
             stop_when_empty: false,
             max_jobs: None,
             max_time: None,

@@ -59,6 +59,8 @@ trait Operation: Send {
 
 struct Typed<T, F> {
     work: F,
+    /// Whether `work` runs several statements that must succeed together.
+    atomic: bool,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -71,8 +73,18 @@ where
         self: Box<Self>,
         connection: &Connection,
     ) -> Box<dyn FnOnce(Result<(), StoreError>) + Send> {
-        let Typed { work, reply } = *self;
-        let outcome = in_savepoint(connection, work);
+        let Typed {
+            work,
+            atomic,
+            reply,
+        } = *self;
+        // A single statement is atomic by itself (SQLite undoes a failed
+        // statement alone), and savepoints cost a statement journal per page.
+        let outcome = if atomic {
+            in_savepoint(connection, work)
+        } else {
+            work(connection)
+        };
         Box::new(move |committed| {
             let _ = reply.send(match (outcome, committed) {
                 (Ok(value), Ok(())) => Ok(value),
@@ -91,10 +103,14 @@ fn in_savepoint<T>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    connection.execute_batch("SAVEPOINT operation")?;
+    connection
+        .prepare_cached("SAVEPOINT operation")?
+        .execute([])?;
     match work(connection) {
         Ok(value) => {
-            connection.execute_batch("RELEASE operation")?;
+            connection
+                .prepare_cached("RELEASE operation")?
+                .execute([])?;
             Ok(value)
         }
         Err(error) => {
@@ -123,15 +139,37 @@ impl SqliteConnection {
         Self { sender }
     }
 
-    /// Runs `work` in the next transaction; resolves once it is committed.
+    /// Runs `work`, one SQL statement, in the next transaction; resolves
+    /// once it is committed.
     pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    /// Runs `work`, several statements, all or none of them.
+    pub async fn run_atomic<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    async fn submit<T, F>(&self, work: F, atomic: bool) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, outcome) = oneshot::channel();
         self.sender
-            .send(Box::new(Typed { work, reply }))
+            .send(Box::new(Typed {
+                work,
+                atomic,
+                reply,
+            }))
             .map_err(|_| StoreError("the SQLite connection thread has stopped".into()))?;
         outcome.await.unwrap_or_else(|_| {
             Err(StoreError(

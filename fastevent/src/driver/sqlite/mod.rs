@@ -47,15 +47,22 @@ impl SqliteDriver {
         }
     }
 
+    /// Runs one statement.
     async fn run<T, F>(&self, work: F) -> Result<T, QueueError>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.connection.run(work).await.map_err(|e| QueueError {
-            driver: "sqlite",
-            message: e.0,
-        })
+        self.connection.run(work).await.map_err(queue_error)
+    }
+
+    /// Runs several statements, all or none.
+    async fn run_atomic<T, F>(&self, work: F) -> Result<T, QueueError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.connection.run_atomic(work).await.map_err(queue_error)
     }
 }
 
@@ -78,7 +85,7 @@ impl Driver for SqliteDriver {
                 })?;
             let count = jobs.len();
             self.connection
-                .run(move |c| queries::insert_jobs(c, &jobs, now_ms()))
+                .run_atomic(move |c| queries::insert_jobs(c, &jobs, now_ms()))
                 .await
                 .map_err(|e| DriverError {
                     driver: "sqlite",
@@ -89,6 +96,13 @@ impl Driver for SqliteDriver {
             stats::record_dispatched(count);
             Ok(Dispatched { jobs: count })
         })
+    }
+}
+
+fn queue_error(error: StoreError) -> QueueError {
+    QueueError {
+        driver: "sqlite",
+        message: error.0,
     }
 }
 
@@ -110,7 +124,7 @@ impl DurableQueue for SqliteDriver {
     ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
         let queues = queues.to_vec();
         let worker = owned(worker);
-        Box::pin(self.run(move |c| {
+        Box::pin(self.run_atomic(move |c| {
             let now = now_ms();
             queries::claim(
                 c,
@@ -158,7 +172,7 @@ impl DurableQueue for SqliteDriver {
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
         let (receipt, worker, error) = (job.receipt, owned(worker), error.to_string());
-        Box::pin(self.run(move |c| queries::fail(c, receipt, &worker, &error, now_ms())))
+        Box::pin(self.run_atomic(move |c| queries::fail(c, receipt, &worker, &error, now_ms())))
     }
 
     fn release<'a>(
@@ -173,14 +187,13 @@ impl DurableQueue for SqliteDriver {
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
+        receipts: &'a [i64],
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let worker = owned(worker);
-        Box::pin(
-            self.run(move |c| {
-                queries::extend_leases(c, &worker, now_ms() + lease.as_millis() as u64)
-            }),
-        )
+        let (worker, receipts) = (owned(worker), receipts.to_vec());
+        Box::pin(self.run(move |c| {
+            queries::extend_leases(c, &worker, &receipts, now_ms() + lease.as_millis() as u64)
+        }))
     }
 
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
@@ -196,10 +209,14 @@ impl DurableQueue for SqliteDriver {
     }
 
     fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
-        Box::pin(self.run(move |c| queries::retry_failed(c, which, now_ms())))
+        Box::pin(self.run_atomic(move |c| queries::retry_failed(c, which, now_ms())))
     }
 
     fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(self.run(move |c| queries::forget_failed(c, which)))
+    }
+
+    fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.run(queries::failed_count))
     }
 }

@@ -140,10 +140,20 @@ pub fn fail(
     Ok(())
 }
 
-pub fn extend_leases(connection: &Connection, worker: &str, until: u64) -> Result<(), StoreError> {
-    connection
-        .prepare_cached("UPDATE fastevent_jobs SET available_at = ?2 WHERE leased_by = ?1")?
-        .execute(params![worker, until as i64])?;
+/// Renews the leases of the jobs the worker holds, by row id: no index on
+/// `leased_by` to maintain on every claim and delete.
+pub fn extend_leases(
+    connection: &Connection,
+    worker: &str,
+    receipts: &[i64],
+    until: u64,
+) -> Result<(), StoreError> {
+    let mut renew = connection.prepare_cached(
+        "UPDATE fastevent_jobs SET available_at = ?3 WHERE id = ?1 AND leased_by = ?2",
+    )?;
+    for receipt in receipts {
+        renew.execute(params![receipt, worker, until as i64])?;
+    }
     Ok(())
 }
 
@@ -233,4 +243,11 @@ pub fn forget_failed(connection: &Connection, which: Selection) -> Result<u64, S
         .prepare_cached(&format!("DELETE FROM fastevent_failed_jobs WHERE {filter}"))?
         .execute([id])?;
     Ok(deleted as u64)
+}
+
+pub fn failed_count(connection: &Connection) -> Result<u64, StoreError> {
+    let count: i64 = connection
+        .prepare_cached("SELECT COUNT(*) FROM fastevent_failed_jobs")?
+        .query_row([], |row| row.get(0))?;
+    Ok(count as u64)
 }

@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS fastevent_jobs (
     last_error   TEXT
 );
 CREATE INDEX IF NOT EXISTS fastevent_jobs_ready ON fastevent_jobs (queue, available_at);
-CREATE INDEX IF NOT EXISTS fastevent_jobs_leased ON fastevent_jobs (leased_by) WHERE leased_by IS NOT NULL;
 CREATE TABLE IF NOT EXISTS fastevent_failed_jobs (
     id           INTEGER PRIMARY KEY,
     job_id       TEXT    NOT NULL,

@@ -1,0 +1,163 @@
+//! `work`: the supervisor, or with `--worker` one worker in this process
+//! (what the supervisor starts; handy for debugging a listener too).
+
+use super::{CliError, CommandResult};
+use crate::config::{ConfigError, durable_queue};
+use crate::registry::registry;
+use crate::supervisor::{Supervisor, SupervisorExit, SupervisorSettings, WorkerCommand};
+use crate::worker::{Worker, WorkerOptions};
+use std::env::VarError;
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Flags of `work`, in the spirit of Laravel's `queue:work`. Everything not
+/// given here comes from the environment (see `WorkerOptions` and
+/// `SupervisorSettings`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkArgs {
+    /// Queues to take jobs from, comma separated, highest priority first
+    /// [default: $FASTEVENT_QUEUES, else "default"]
+    #[arg(long, value_name = "QUEUES")]
+    pub queue: Option<String>,
+
+    /// Jobs one worker runs at once [default: $PREFETCH_PER_WORKER, else 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub concurrency: Option<u64>,
+
+    /// Run one job, then stop (--max-jobs 1 --stop-when-empty)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Stop when no job is ready and none runs
+    #[arg(long)]
+    pub stop_when_empty: bool,
+
+    /// Stop each worker after it took N jobs
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_jobs: Option<u64>,
+
+    /// Stop each worker after it ran this long
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub max_time: Option<Duration>,
+
+    /// Workers kept alive, whatever the queue [default: $MIN_WORKERS, else 1]
+    #[arg(long, value_name = "N")]
+    pub min_workers: Option<usize>,
+
+    /// Most workers at once [default: $MAX_WORKERS, else 10]
+    #[arg(long, value_name = "N")]
+    pub max_workers: Option<usize>,
+
+    /// Run one worker in this process instead of a supervisor
+    #[arg(long, hide = true)]
+    pub worker: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 1.0e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+impl WorkArgs {
+    /// Runs the supervisor, or one worker with `--worker`; `args` are this
+    /// process's arguments, which the supervisor's workers get too.
+    pub(super) async fn run(self, args: Vec<OsString>) -> CommandResult {
+        if self.worker {
+            self.run_worker().await
+        } else {
+            self.supervise(args).await
+        }
+    }
+
+    /// The workers' options: the environment, then these flags.
+    pub fn worker_options(&self) -> Result<WorkerOptions, ConfigError> {
+        self.worker_options_from(&|name| std::env::var(name))
+    }
+
+    pub(super) fn worker_options_from(
+        &self,
+        lookup: &dyn Fn(&str) -> Result<String, VarError>,
+    ) -> Result<WorkerOptions, ConfigError> {
+        // `--queue` is read as FASTEVENT_QUEUES would be: one parser, one
+        // set of rules; only the error names the flag.
+        let with_flags = |name: &str| match (name, &self.queue) {
+            ("FASTEVENT_QUEUES", Some(queues)) => Ok(queues.clone()),
+            _ => lookup(name),
+        };
+        let mut options = WorkerOptions::from_lookup(&with_flags).map_err(|error| match error {
+            ConfigError::Invalid {
+                variable: "FASTEVENT_QUEUES",
+                value,
+                expected,
+            } if self.queue.is_some() => ConfigError::Invalid {
+                variable: "--queue",
+                value,
+                expected,
+            },
+            other => other,
+        })?;
+        if let Some(n) = self.concurrency {
+            options.concurrency = n as usize;
+        }
+        if self.once {
+            options.max_jobs = Some(1);
+            options.stop_when_empty = true;
+        }
+        if self.stop_when_empty {
+            options.stop_when_empty = true;
+        }
+        if let Some(n) = self.max_jobs {
+            options.max_jobs = Some(n);
+        }
+        if let Some(d) = self.max_time {
+            options.max_time = Some(d);
+        }
+        options.check()?;
+        Ok(options)
+    }
+
+    async fn run_worker(self) -> CommandResult {
+        let options = self.worker_options()?;
+        registry().validate()?;
+        // Opens the database now: a queue that cannot be reached is an
+        // error at start, not a worker that retries its claims for ever.
+        durable_queue()?.depth().await?;
+        let worker = Worker::from_config(options)?.reporting_to_supervisor();
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        };
+        let report = worker.run(shutdown).await;
+        println!(
+            "worker stopped ({:?}): {} succeeded, {} retried, {} failed, {} handed back",
+            report.stopped, report.succeeded, report.retried, report.failed, report.released
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn supervise(self, args: Vec<OsString>) -> CommandResult {
+        let options = self.worker_options()?;
+        registry().validate()?;
+        let settings = SupervisorSettings::from_env(&options)?.with_workers(
+            self.min_workers,
+            self.max_workers,
+            &options,
+        )?;
+        let queue = durable_queue()?;
+        queue.depth().await?;
+        let command = WorkerCommand::current_exe(args).map_err(|e| {
+            CliError::new(format!("cannot find this program to start workers: {e}"))
+        })?;
+        match Supervisor::new(settings, command).run(queue).await? {
+            SupervisorExit::Shutdown | SupervisorExit::Finished => Ok(ExitCode::SUCCESS),
+        }
+    }
+}

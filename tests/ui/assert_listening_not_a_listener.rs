@@ -1,0 +1,22 @@
+#![allow(unused_imports)]
+
+use fastevent::{Event, listener};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+#[derive(Default)]
+struct GenerateChatTitle;
+
+impl GenerateChatTitle {
+    async fn handle(&self, event: &NewChatEvent) {
+        let _ = event.chat_id;
+    }
+}
+
+fn main() {
+    fastevent::testing::assert_listening::<NewChatEvent, GenerateChatTitle>();
+}

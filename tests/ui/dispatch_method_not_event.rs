@@ -1,0 +1,15 @@
+#![allow(unused_imports)]
+
+use fastevent::{Event, listener};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct NotAnEvent {
+    chat_id: u64,
+}
+
+async fn send() {
+    let _ = NotAnEvent { chat_id: 1 }.dispatch().await;
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+#![allow(unused_imports)]
+
+use fastevent::{Event, listener};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+#[event(name("chat.created"))]
+struct NewChatEvent {
+    chat_id: u64,
+}
+
+fn main() {}

@@ -1,9 +1,0 @@
-use fastevent::{listener, Event};
-use serde::{Deserialize, Serialize};
-
-#[derive(Event)]
-struct NewChatEvent {
-    chat_id: u64,
-}
-
-fn main() {}
