@@ -1,6 +1,8 @@
 //! Compile-fail tests: every compile-time diagnostic of fastevent, with the
-//! exact message a user sees. Regenerate the `.stderr` files with
-//! `TRYBUILD=overwrite cargo test --test ui`, then read every one of them.
+//! exact message a user sees (`tests/ui/*.rs` and their `.stderr`), and the
+//! valid shapes those checks must keep accepting (`tests/ui/pass/`).
+//! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test --test
+//! ui`, then read every one of them.
 
 #[test]
 fn ui() {

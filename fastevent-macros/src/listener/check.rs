@@ -151,13 +151,14 @@ pub fn check(input: ListenerInput) -> syn::Result<ListenerModel> {
     if !on_written {
         // The event type `handle` takes, when it is plain enough to suggest.
         let suggestion = handle
-            .and_then(|h| h.sig.inputs.iter().nth(1))
-            .and_then(|arg| match arg {
-                FnArg::Typed(arg) => match &*arg.ty {
-                    Type::Reference(r) => Some(r.elem.to_token_stream().to_string()),
-                    _ => None,
-                },
-                FnArg::Receiver(_) => None,
+            .and_then(|h| {
+                h.sig.inputs.iter().find_map(|arg| match arg {
+                    FnArg::Typed(arg) => match &*arg.ty {
+                        Type::Reference(r) => Some(r.elem.to_token_stream().to_string()),
+                        _ => None,
+                    },
+                    FnArg::Receiver(_) => None,
+                })
             })
             .map(|ty| ty.replace(' ', ""))
             .unwrap_or_else(|| "NewChatEvent".to_string());
