@@ -2,7 +2,7 @@
 //! `dispatch_now` (every listener inline, awaited).
 
 use crate::config::{self, ConfigError};
-use crate::context::{self, ContextSnapshot};
+use crate::context::ContextSnapshot;
 use crate::driver::{Driver, DriverError, JobBatch};
 use crate::event::Event;
 use crate::registry::{RegistryError, registry};
@@ -102,7 +102,10 @@ async fn enqueue<E: Event>(driver: &dyn Driver, event: E) -> Result<Dispatched, 
         return Ok(Dispatched { jobs: 0 });
     }
     let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
-    Ok(driver.enqueue(batch).await?)
+    match driver.enqueue_now(batch) {
+        Ok(done) => Ok(done?),
+        Err(batch) => Ok(driver.enqueue(batch).await?),
+    }
 }
 
 /// Runs every listener of `event` now, concurrently on the caller's task,
@@ -119,7 +122,7 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
     let failures: Vec<ListenerFailure> = match listeners {
         [] => Vec::new(),
         // The common case skips join_all's allocations.
-        [listener] => context::scope(run::run_typed(listener, &event))
+        [listener] => run::run_typed_scoped(listener, &event)
             .await
             .err()
             .map(|reason| ListenerFailure {
@@ -129,7 +132,7 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
             .into_iter()
             .collect(),
         many => futures_util::future::join_all(many.iter().map(|listener| async {
-            context::scope(run::run_typed(listener, &event))
+            run::run_typed_scoped(listener, &event)
                 .await
                 .map_err(|reason| ListenerFailure {
                     listener: listener.name,

@@ -39,6 +39,20 @@ pub(crate) async fn run_typed(
     guarded(listener.options.timeout, listener.run_typed(event)).await
 }
 
+/// Runs `listener` on an in-process event in its own copy of the caller's
+/// context: the scope wraps only the boxed listener future, so the
+/// task-local future stays small.
+pub(crate) async fn run_typed_scoped(
+    listener: &'static ListenerEntry,
+    event: &AnyEvent,
+) -> Result<(), FailureReason> {
+    guarded(
+        listener.options.timeout,
+        crate::context::scope(listener.run_typed(event)),
+    )
+    .await
+}
+
 /// Awaits a listener's future under a soft timeout, catching panics.
 pub(crate) async fn guarded(
     timeout: Option<Duration>,
@@ -46,13 +60,21 @@ pub(crate) async fn guarded(
 ) -> Result<(), FailureReason> {
     let caught = AssertUnwindSafe(future).catch_unwind();
     let outcome = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, caught).await {
+        // Boxed: a listener without a timeout does not carry a Sleep.
+        Some(limit) => match Box::pin(tokio::time::timeout(limit, caught)).await {
             Ok(outcome) => outcome,
             Err(_) => return Err(FailureReason::TimedOut(limit)),
         },
         None => caught.await,
     };
-    match outcome {
+    self::outcome(outcome)
+}
+
+/// What a listener's caught future ended with.
+pub(crate) fn outcome(
+    caught: Result<Result<(), BoxError>, Box<dyn Any + Send>>,
+) -> Result<(), FailureReason> {
+    match caught {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(FailureReason::Error(error)),
         Err(panic) => Err(FailureReason::Panic(panic_message(&*panic))),

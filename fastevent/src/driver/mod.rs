@@ -27,6 +27,13 @@ pub trait Driver: Send + Sync + 'static {
     /// error, in which case no job of the batch may count as accepted.
     fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>>;
 
+    /// Takes the jobs at once where the driver can (in-process drivers),
+    /// saving `enqueue`'s boxed future; otherwise gives the batch back.
+    #[doc(hidden)]
+    fn enqueue_now(&self, batch: JobBatch) -> Result<Result<Dispatched, DriverError>, JobBatch> {
+        Err(batch)
+    }
+
     /// Resolves once no job this process handed over is still running here
     /// (in-process drivers); durable drivers resolve at once.
     fn drain(&self) -> BoxFuture<'_, ()> {

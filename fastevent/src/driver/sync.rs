@@ -13,7 +13,9 @@ use crate::registry::{AnyEvent, ListenerEntry};
 use crate::run;
 use crate::stats;
 use crate::worker::backoff::{self, BackoffDefaults};
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// Jobs of the sync driver that run now, in this process.
@@ -30,6 +32,10 @@ impl Driver for SyncDriver {
 
     fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
         Box::pin(std::future::ready(spawn_jobs(batch)))
+    }
+
+    fn enqueue_now(&self, batch: JobBatch) -> Result<Result<Dispatched, DriverError>, JobBatch> {
+        Ok(spawn_jobs(batch))
     }
 
     fn drain(&self) -> BoxFuture<'_, ()> {
@@ -49,11 +55,24 @@ fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
         // Counted before the task exists, so a `drain` right after this
         // dispatch waits for it even if it has not started yet.
         let running = IN_FLIGHT.start();
-        let job = batch
-            .context()
-            .clone()
-            .scope(run_job(listener, event, running));
-        runtime.spawn(job);
+        let context = batch.context().clone();
+        if listener.options.timeout.is_none() && listener.options.tries.unwrap_or(1) <= 1 {
+            // The common case: one try, no timeout. The task holds only the
+            // listener's boxed future, so a queued job costs a 256-byte task.
+            runtime.spawn(context.scope(async move {
+                let caught = AssertUnwindSafe(listener.run_typed(&*event))
+                    .catch_unwind()
+                    .await;
+                match run::outcome(caught) {
+                    Ok(()) => stats::record_succeeded(),
+                    Err(reason) => gave_up(listener, 1, 1, reason),
+                }
+                drop(running);
+            }));
+        } else {
+            // Retries and timeouts keep their (larger) state in a box.
+            runtime.spawn(context.scope(Box::pin(run_job(listener, event, running))));
+        }
     }
     stats::record_dispatched(batch.listeners().len());
     Ok(Dispatched {
@@ -88,26 +107,28 @@ async fn run_job(
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
-            Err(reason) => {
-                stats::record_failed();
-                if tracing::dispatcher::has_been_set() {
-                    tracing::error!(
-                        target: "fastevent",
-                        event = listener.event_name,
-                        listener = listener.name,
-                        attempt,
-                        error = %reason,
-                        "listener failed"
-                    );
-                } else {
-                    // Without a subscriber the log line would go nowhere.
-                    eprintln!(
-                        "fastevent: listener `{}` of event `{}` failed (attempt {attempt} of {tries}): {reason}",
-                        listener.name, listener.event_name
-                    );
-                }
-                return;
-            }
+            Err(reason) => return gave_up(listener, attempt, tries, reason),
         }
+    }
+}
+
+#[cold]
+fn gave_up(listener: &'static ListenerEntry, attempt: u32, tries: u32, reason: run::FailureReason) {
+    stats::record_failed();
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!(
+            target: "fastevent",
+            event = listener.event_name,
+            listener = listener.name,
+            attempt,
+            error = %reason,
+            "listener failed"
+        );
+    } else {
+        // Without a subscriber the log line would go nowhere.
+        eprintln!(
+            "fastevent: listener `{}` of event `{}` failed (attempt {attempt} of {tries}): {reason}",
+            listener.name, listener.event_name
+        );
     }
 }
