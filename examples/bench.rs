@@ -12,15 +12,27 @@
 //! does check correctness: every listener counts its calls, and a lost or
 //! failed job is an error (exit code 1).
 //!
-//! Each section is one `fn bench_...(&Settings) -> Vec<Row>` listed in
-//! [`SECTIONS`]; a new driver gets its own function there.
+//! Each section is one `fn bench_...(&Settings) -> Result<Vec<Row>, String>`
+//! listed in [`SECTIONS`]; a new driver gets its own function there. A full
+//! run starts this program once per section (`--only <section>`), because
+//! a process installs one fastevent configuration (one driver) for good,
+//! and so that one section's heap and counters do not colour the next; the
+//! child reports its summary rows to the parent as `@row` lines.
+
+// The driver sections live beside this file, one file each.
+#[path = "bench/amqp.rs"]
+mod amqp;
+#[path = "bench/sqlite.rs"]
+mod sqlite;
 
 use fastevent::{Event, Listener, listener};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 // ---------------------------------------------------------------------------
 // Events and listeners under test: each listener only counts its calls.
@@ -128,6 +140,9 @@ const DISPATCH_NOW_FACTOR: u64 = 4;
 const TARGET_OVERHEAD_NS: f64 = 100.0;
 const TARGET_EVENTS_PER_SEC: f64 = 1_000_000.0;
 
+/// Marks a summary row a child process hands to its parent.
+const ROW_TAG: &str = "@row";
+
 struct Settings {
     /// Events (or calls) per repetition.
     n: u64,
@@ -135,27 +150,46 @@ struct Settings {
     reps: usize,
 }
 
-type Section = (
-    &'static str,
-    &'static str,
-    fn(&Settings) -> Result<Vec<Row>, String>,
-);
+struct Section {
+    /// For `--only`.
+    name: &'static str,
+    /// What it measures, printed above its figures.
+    measures: &'static str,
+    run: fn(&Settings) -> Result<Vec<Row>, String>,
+}
 
-/// Every section, in run order: name (for `--only`), what it measures, code.
+/// Every section, in run order.
 const SECTIONS: &[Section] = &[
-    (
-        "dispatch_now",
-        "dispatch_now() of an event with 1 and with 4 trivial listeners vs calling \
-         Listener::handle directly, in a loop on a current_thread runtime",
-        bench_dispatch_now,
-    ),
-    (
-        "sync",
-        "dispatch() on the sync driver of an event with 1 trivial listener, N events \
-         then fastevent::drain().await, on a current_thread runtime and on a \
-         multi_thread runtime (2 workers, 2 dispatching tasks)",
-        bench_sync_dispatch,
-    ),
+    Section {
+        name: "dispatch_now",
+        measures: "dispatch_now() of an event with 1 and with 4 trivial listeners vs calling \
+                   Listener::handle directly, in a loop on a current_thread runtime",
+        run: bench_dispatch_now,
+    },
+    Section {
+        name: "sync",
+        measures: "dispatch() on the sync driver of an event with 1 trivial listener: N events, \
+                   then fastevent::drain().await, timed together; on a current_thread runtime \
+                   (1 dispatching task) and a multi_thread runtime (2 workers, 2 dispatching \
+                   tasks); bare tokio::spawn of a trivial task, same pattern, for reference",
+        run: bench_sync_dispatch,
+    },
+    Section {
+        name: "sqlite",
+        measures: "fastevent on the embedded SQLite queue end to end, durable commits: dispatch() \
+                   from 64 tasks while in-process workers run the jobs, until the last listener \
+                   call; and the latency of each dispatch().await (its commit)",
+        run: sqlite::bench_sqlite,
+    },
+    Section {
+        name: "amqp",
+        measures: "fastevent on RabbitMQ end to end (dispatch with confirms, in-process workers \
+                   run the jobs) vs the raw broker through lapin alone (persistent, confirmed, \
+                   pipelined publish; consumers with manual ack), same run, same broker; then \
+                   dispatch-to-listener latency, one event at a time; skipped when the broker \
+                   is unreachable",
+        run: amqp::bench_amqp,
+    },
 ];
 
 /// One line of the summary table.
@@ -163,7 +197,7 @@ struct Row {
     what: String,
     median: f64,
     best: f64,
-    unit: &'static str,
+    unit: String,
     target: Target,
 }
 
@@ -190,44 +224,166 @@ impl Target {
     }
 }
 
+impl Row {
+    /// The `@row` line a child prints for its parent.
+    fn encode(&self) -> String {
+        let (kind, limit) = match self.target {
+            Target::AtMost(limit) => ("le", limit),
+            Target::AtLeast(limit) => ("ge", limit),
+        };
+        format!(
+            "{ROW_TAG}\t{}\t{}\t{}\t{}\t{kind}\t{limit}",
+            self.what, self.median, self.best, self.unit
+        )
+    }
+
+    fn decode(line: &str) -> Option<Row> {
+        let mut fields = line.strip_prefix(ROW_TAG)?.strip_prefix('\t')?.split('\t');
+        let mut next = || fields.next();
+        let what = next()?.to_string();
+        let median = next()?.parse().ok()?;
+        let best = next()?.parse().ok()?;
+        let unit = next()?.to_string();
+        let kind = next()?;
+        let limit = next()?.parse().ok()?;
+        let target = match kind {
+            "le" => Target::AtMost(limit),
+            "ge" => Target::AtLeast(limit),
+            _ => return None,
+        };
+        Some(Row {
+            what,
+            median,
+            best,
+            unit,
+            target,
+        })
+    }
+}
+
+/// What the command line asks for.
+struct Args {
+    settings: Settings,
+    /// `--only <section>`: run that section in this process.
+    only: Option<String>,
+    /// `--child`: started by a full run; print rows as `@row` lines, no
+    /// header or summary.
+    child: bool,
+}
+
 fn main() -> ExitCode {
-    let (settings, only) = match parse_args() {
-        Ok(parsed) => parsed,
+    let args = match parse_args() {
+        Ok(args) => args,
         Err(message) => {
             eprintln!("bench: {message}");
             eprintln!(
-                "usage: bench [--quick] [--only <{}>] [--n <N>] [--reps <R>]   (env: BENCH_N, BENCH_REPS)",
-                SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>().join("|")
+                "usage: bench [--quick] [--only <{}>] [--n <N>] [--reps <R>]   (env: BENCH_N, BENCH_REPS, BENCH_QUICK)",
+                SECTIONS
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join("|")
             );
             return ExitCode::from(2);
         }
     };
 
-    print_header(&settings);
+    if args.child {
+        return match args.only.as_deref().and_then(section_named) {
+            Some(section) => match run_section(section, &args.settings) {
+                Ok(rows) => {
+                    for row in rows {
+                        println!("{}", row.encode());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(()) => ExitCode::FAILURE,
+            },
+            None => ExitCode::from(2),
+        };
+    }
+
+    print_header(&args.settings);
     let mut rows = Vec::new();
-    for (name, description, run) in SECTIONS {
-        if only.as_deref().is_some_and(|o| o != *name) {
-            continue;
-        }
-        println!();
-        println!("== {name}: {description}");
-        match run(&settings) {
+    let mut failed = false;
+    match args.only.as_deref().and_then(section_named) {
+        Some(section) => match run_section(section, &args.settings) {
             Ok(mut section_rows) => rows.append(&mut section_rows),
-            Err(error) => {
-                eprintln!("bench: ERROR in section `{name}`: {error}");
-                return ExitCode::FAILURE;
+            Err(()) => failed = true,
+        },
+        None => {
+            for section in SECTIONS {
+                match run_child(section, &args.settings) {
+                    Ok(mut section_rows) => rows.append(&mut section_rows),
+                    Err(error) => {
+                        eprintln!("bench: ERROR in section `{}`: {error}", section.name);
+                        failed = true;
+                    }
+                }
             }
         }
     }
     print_summary(&rows);
-    ExitCode::SUCCESS
+    if failed {
+        eprintln!(
+            "bench: FAILED: see the errors above (timing never fails a run; these are correctness errors)"
+        );
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
-fn parse_args() -> Result<(Settings, Option<String>), String> {
+fn section_named(name: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|s| s.name == name)
+}
+
+/// Runs `section` in this process, printing its figures; its error is
+/// printed here.
+fn run_section(section: &Section, settings: &Settings) -> Result<Vec<Row>, ()> {
+    println!();
+    println!("== {}: {}", section.name, section.measures);
+    (section.run)(settings).map_err(|error| {
+        eprintln!("bench: ERROR in section `{}`: {error}", section.name);
+    })
+}
+
+/// Runs `section` in a child process of this program, passing its figures
+/// through and collecting its rows.
+fn run_child(section: &Section, settings: &Settings) -> Result<Vec<Row>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["--child", "--only", section.name])
+        .args(["--n", &settings.n.to_string()])
+        .args(["--reps", &settings.reps.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start a child process: {e}"))?;
+    let mut rows = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading the child's output: {e}"))?;
+            match line.starts_with(ROW_TAG) {
+                true => rows.push(Row::decode(&line).ok_or(format!("bad row line `{line}`"))?),
+                false => println!("{line}"),
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for the child: {e}"))?;
+    match status.success() {
+        true => Ok(rows),
+        false => Err(format!("the section's process ended with {status}")),
+    }
+}
+
+fn parse_args() -> Result<Args, String> {
     let mut quick = std::env::var_os("BENCH_QUICK").is_some();
     let mut n = env_number("BENCH_N")?;
     let mut reps = env_number("BENCH_REPS")?.map(|r| r as usize);
     let mut only = None;
+    let mut child = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -235,13 +391,17 @@ fn parse_args() -> Result<(Settings, Option<String>), String> {
             "--only" => only = Some(args.next().ok_or("--only needs a section name")?),
             "--n" => n = Some(parse_number("--n", args.next())?),
             "--reps" => reps = Some(parse_number("--reps", args.next())? as usize),
+            "--child" => child = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     if let Some(name) = &only
-        && !SECTIONS.iter().any(|s| s.0 == name)
+        && section_named(name).is_none()
     {
         return Err(format!("no section named `{name}`"));
+    }
+    if child && only.is_none() {
+        return Err("--child needs --only".into());
     }
     let settings = Settings {
         n: n.unwrap_or(if quick { QUICK_N } else { DEFAULT_N }).max(1),
@@ -249,7 +409,11 @@ fn parse_args() -> Result<(Settings, Option<String>), String> {
             .unwrap_or(if quick { QUICK_REPS } else { DEFAULT_REPS })
             .max(1),
     };
-    Ok((settings, only))
+    Ok(Args {
+        settings,
+        only,
+        child,
+    })
 }
 
 fn env_number(name: &str) -> Result<Option<u64>, String> {
@@ -275,11 +439,15 @@ fn print_header(settings: &Settings) {
         cpu_model().map_or(String::new(), |m| format!(" ({m})"))
     );
     println!(
-        "build: {}",
+        "build: {}; allocator: {}",
         if cfg!(debug_assertions) {
             "DEBUG (figures are meaningless; use --release)"
         } else {
             "release"
+        },
+        match std::env::var("LD_PRELOAD") {
+            Ok(preload) if !preload.is_empty() => format!("system, LD_PRELOAD={preload}"),
+            _ => "system (the platform's malloc)".into(),
         }
     );
     println!(
@@ -301,20 +469,20 @@ fn print_summary(rows: &[Row]) {
         return;
     }
     println!();
-    println!("== summary (median; best in parentheses)");
+    println!("== summary (median; best repetition in parentheses)");
     let what_width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
     let figures: Vec<String> = rows
         .iter()
         .map(|r| format!("{} ({}) {}", group(r.median), group(r.best), r.unit))
         .collect();
     let figure_width = figures.iter().map(String::len).max().unwrap_or(0);
-    let targets: Vec<String> = rows.iter().map(|r| r.target.describe(r.unit)).collect();
+    let targets: Vec<String> = rows.iter().map(|r| r.target.describe(&r.unit)).collect();
     let target_width = targets.iter().map(String::len).max().unwrap_or(0);
     for ((row, figure), target) in rows.iter().zip(&figures).zip(&targets) {
         let verdict = if row.target.met_by(row.median) {
             "PASS"
         } else if row.target.met_by(row.best) {
-            "MISS (best run passes)"
+            "MISS (best repetition passes)"
         } else {
             "MISS"
         };
@@ -341,7 +509,7 @@ impl Spread {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let mid = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 {
+        let median = if sorted.len().is_multiple_of(2) {
             (sorted[mid - 1] + sorted[mid]) / 2.0
         } else {
             sorted[mid]
@@ -512,14 +680,14 @@ fn bench_dispatch_now(settings: &Settings) -> Result<Vec<Row>, String> {
                 what: "dispatch_now overhead, 1 listener".into(),
                 median: w1.median - d1.median,
                 best: w1.min - d1.min,
-                unit: "ns/listener",
+                unit: "ns/listener".into(),
                 target: Target::AtMost(TARGET_OVERHEAD_NS),
             },
             Row {
                 what: "dispatch_now overhead, 4 listeners".into(),
                 median: w4.median - d4.median,
                 best: w4.min - d4.min,
-                unit: "ns/listener",
+                unit: "ns/listener".into(),
                 target: Target::AtMost(TARGET_OVERHEAD_NS),
             },
         ])
@@ -530,47 +698,77 @@ fn bench_dispatch_now(settings: &Settings) -> Result<Vec<Row>, String> {
 // Section: dispatch() on the sync driver.
 // ---------------------------------------------------------------------------
 
-/// Times of one burst: dispatching, then draining.
+/// What makes the jobs of a burst.
+#[derive(Clone, Copy)]
+enum Producer {
+    /// `QueuedEvent::dispatch()` on the sync driver; waited for with
+    /// `fastevent::drain()`.
+    Fastevent,
+    /// A bare `tokio::spawn` of a task that only counts, with an in-flight
+    /// count and a `Notify` to wait for it: the floor under the sync driver.
+    BareTokio,
+}
+
+/// Times of one burst: producing the jobs, then waiting for them.
 struct Burst {
-    dispatch: Duration,
+    produce: Duration,
     total: Duration,
 }
 
-/// Dispatches `n` events from this task, then drains.
-async fn burst_one_task(n: u64) -> Result<Burst, String> {
+/// Makes `n` jobs from this task, then waits for all of them.
+async fn burst_one_task(producer: Producer, n: u64) -> Result<Burst, String> {
     let before = CALLS.load(Ordering::SeqCst);
     let start = Instant::now();
-    dispatch_range(0..n).await?;
-    let dispatched = start.elapsed();
-    fastevent::drain().await;
+    produce(producer, 0..n).await?;
+    let produced = start.elapsed();
+    wait_all(producer).await;
     let total = start.elapsed();
-    check_calls(before, n, "sync driver, current_thread")?;
+    check_calls(before, n, "one dispatching task")?;
     Ok(Burst {
-        dispatch: dispatched,
+        produce: produced,
         total,
     })
 }
 
-/// Dispatches `n` events from `tasks` spawned tasks, then drains.
-async fn burst_spawned_tasks(n: u64, tasks: u64) -> Result<Burst, String> {
+/// Makes `n` jobs from `tasks` spawned tasks, then waits for all of them.
+async fn burst_spawned_tasks(producer: Producer, n: u64, tasks: u64) -> Result<Burst, String> {
     let before = CALLS.load(Ordering::SeqCst);
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
-        .map(|t| tokio::spawn(dispatch_range(t * n / tasks..(t + 1) * n / tasks)))
+        .map(|t| tokio::spawn(produce(producer, t * n / tasks..(t + 1) * n / tasks)))
         .collect();
     for handle in handles {
         handle
             .await
             .map_err(|e| format!("a dispatching task failed: {e}"))??;
     }
-    let dispatched = start.elapsed();
-    fastevent::drain().await;
+    let produced = start.elapsed();
+    wait_all(producer).await;
     let total = start.elapsed();
-    check_calls(before, n, "sync driver, multi_thread")?;
+    check_calls(before, n, "spawned dispatching tasks")?;
     Ok(Burst {
-        dispatch: dispatched,
+        produce: produced,
         total,
     })
+}
+
+async fn produce(producer: Producer, ids: std::ops::Range<u64>) -> Result<(), String> {
+    match producer {
+        Producer::Fastevent => dispatch_range(ids).await,
+        Producer::BareTokio => {
+            for i in ids {
+                spawn_bare(black_box(i));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn wait_all(producer: Producer) {
+    match producer {
+        Producer::Fastevent => fastevent::drain().await,
+        Producer::BareTokio => bare_wait_idle().await,
+    }
 }
 
 async fn dispatch_range(ids: std::ops::Range<u64>) -> Result<(), String> {
@@ -589,52 +787,124 @@ async fn dispatch_range(ids: std::ops::Range<u64>) -> Result<(), String> {
     Ok(())
 }
 
-fn report_bursts(label: &str, n: u64, bursts: &[Burst]) -> Row {
-    let per_sec: Vec<f64> = bursts
-        .iter()
-        .map(|b| n as f64 / b.total.as_secs_f64())
-        .collect();
-    let ns_total: Vec<f64> = bursts.iter().map(|b| ns_per(b.total, n)).collect();
-    let ns_dispatch: Vec<f64> = bursts.iter().map(|b| ns_per(b.dispatch, n)).collect();
-    let ns_drain: Vec<f64> = bursts
-        .iter()
-        .map(|b| ns_per(b.total - b.dispatch, n))
-        .collect();
-    let (rate, total, dispatch, drain) = (
-        Spread::of(&per_sec),
-        Spread::of(&ns_total),
-        Spread::of(&ns_dispatch),
-        Spread::of(&ns_drain),
-    );
+static BARE_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static BARE_IDLE: Notify = Notify::const_new();
+
+/// Counts one bare task as finished when dropped.
+struct BareGuard;
+
+impl Drop for BareGuard {
+    fn drop(&mut self) {
+        if BARE_RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            BARE_IDLE.notify_waiters();
+        }
+    }
+}
+
+fn spawn_bare(id: u64) {
+    BARE_RUNNING.fetch_add(1, Ordering::AcqRel);
+    let guard = BareGuard;
+    tokio::spawn(async move {
+        let _guard = guard;
+        count_call(id);
+    });
+}
+
+async fn bare_wait_idle() {
+    loop {
+        let mut idle = std::pin::pin!(BARE_IDLE.notified());
+        idle.as_mut().enable();
+        if BARE_RUNNING.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        idle.await;
+    }
+}
+
+/// Prints the figures of one runtime's bursts; the summary row of fastevent's.
+fn report_bursts(label: &str, n: u64, fastevent: &[Burst], bare: &[Burst]) -> Row {
+    let rate = |bursts: &[Burst]| -> Vec<f64> {
+        bursts
+            .iter()
+            .map(|b| n as f64 / b.total.as_secs_f64())
+            .collect()
+    };
+    let (per_sec, bare_per_sec) = (rate(fastevent), rate(bare));
+    let ns = |bursts: &[Burst], part: fn(&Burst) -> Duration| -> Spread {
+        Spread::of(
+            &bursts
+                .iter()
+                .map(|b| ns_per(part(b), n))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let total = ns(fastevent, |b| b.total);
+    let dispatch = ns(fastevent, |b| b.produce);
+    let drain = ns(fastevent, |b| b.total - b.produce);
+    let bare_total = ns(bare, |b| b.total);
+    let (spread, bare_spread) = (Spread::of(&per_sec), Spread::of(&bare_per_sec));
     println!("   {label}");
     println!(
         "     throughput           : median {:>12} events/s   best {:>12}   worst {:>12}",
-        group(rate.median),
+        group(spread.median),
         group(Spread::max_of(&per_sec)),
-        group(rate.min)
+        group(spread.min)
     );
     println!(
         "     per event, all       : median {:>8.1} ns   min {:>8.1}",
         total.median, total.min
     );
     println!(
-        "       of which dispatch  : median {:>8.1} ns   min {:>8.1}   (dispatch().await returned)",
+        "       of which dispatch  : median {:>8.1} ns   min {:>8.1}   (until the last dispatch().await returned)",
         dispatch.median, dispatch.min
     );
     println!(
-        "       of which drain     : median {:>8.1} ns   min {:>8.1}   (jobs still running after the last dispatch)",
+        "       of which drain     : median {:>8.1} ns   min {:>8.1}   (jobs still to run after that)",
         drain.median, drain.min
+    );
+    println!(
+        "     bare tokio::spawn    : median {:>12} events/s   best {:>12}   {:.1} ns/event",
+        group(bare_spread.median),
+        group(Spread::max_of(&bare_per_sec)),
+        bare_total.median
+    );
+    println!(
+        "     fastevent vs bare    : +{:.1} ns/event, {:.2}x the time",
+        total.median - bare_total.median,
+        total.median / bare_total.median
     );
     Row {
         what: format!("sync dispatch, {label}"),
-        median: rate.median,
+        median: spread.median,
         best: Spread::max_of(&per_sec),
-        unit: "events/s",
+        unit: "events/s".into(),
         target: Target::AtLeast(TARGET_EVENTS_PER_SEC),
     }
 }
 
+/// Warm-up, then `reps` repetitions of `burst` for fastevent and for bare
+/// tokio in turn, so that both see the same noise.
+async fn alternate<F, Fut>(reps: usize, burst: F) -> Result<(Vec<Burst>, Vec<Burst>), String>
+where
+    F: Fn(Producer) -> Fut,
+    Fut: Future<Output = Result<Burst, String>>,
+{
+    burst(Producer::Fastevent).await?;
+    burst(Producer::BareTokio).await?;
+    let (mut fastevent, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        fastevent.push(burst(Producer::Fastevent).await?);
+        bare.push(burst(Producer::BareTokio).await?);
+    }
+    Ok((fastevent, bare))
+}
+
 fn bench_sync_dispatch(settings: &Settings) -> Result<Vec<Row>, String> {
+    // Whatever QUEUE_DRIVER says: this section measures the sync driver.
+    fastevent::Config::new()
+        .queue_driver(fastevent::QueueDriver::Sync)
+        .install()
+        .map_err(|e| format!("cannot install the sync driver: {e}"))?;
     let n = settings.n;
     println!(
         "   {} events per repetition, all dispatched before drain().await; timed until drain returns",
@@ -644,28 +914,25 @@ fn bench_sync_dispatch(settings: &Settings) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
 
     let runtime = current_thread_runtime()?;
-    let bursts = runtime.block_on(async {
-        burst_one_task(n).await?; // warm-up
-        let mut bursts = Vec::new();
-        for _ in 0..settings.reps {
-            bursts.push(burst_one_task(n).await?);
-        }
-        Ok::<_, String>(bursts)
-    })?;
+    let (fastevent, bare) = runtime.block_on(alternate(settings.reps, |p| burst_one_task(p, n)))?;
     drop(runtime);
-    rows.push(report_bursts("current_thread, 1 task", n, &bursts));
+    rows.push(report_bursts(
+        "current_thread, 1 task",
+        n,
+        &fastevent,
+        &bare,
+    ));
 
     let runtime = multi_thread_runtime(2)?;
-    let bursts = runtime.block_on(async {
-        burst_spawned_tasks(n, 2).await?; // warm-up
-        let mut bursts = Vec::new();
-        for _ in 0..settings.reps {
-            bursts.push(burst_spawned_tasks(n, 2).await?);
-        }
-        Ok::<_, String>(bursts)
-    })?;
+    let (fastevent, bare) =
+        runtime.block_on(alternate(settings.reps, |p| burst_spawned_tasks(p, n, 2)))?;
     drop(runtime);
-    rows.push(report_bursts("multi_thread 2 workers, 2 tasks", n, &bursts));
+    rows.push(report_bursts(
+        "multi_thread 2 workers, 2 tasks",
+        n,
+        &fastevent,
+        &bare,
+    ));
 
     let stats = fastevent::stats();
     let expected = (2 * (settings.reps as u64 + 1)) * n;
@@ -680,7 +947,7 @@ fn bench_sync_dispatch(settings: &Settings) -> Result<Vec<Row>, String> {
         ));
     }
     println!(
-        "   checked: {} jobs dispatched, all ran once and succeeded; peak RSS {}",
+        "   checked: {} fastevent jobs dispatched, each ran once and succeeded; peak RSS {}",
         group(expected as f64),
         peak_rss_mib().map_or("unknown".into(), |m| format!("{m:.0} MiB"))
     );

@@ -31,6 +31,10 @@ async fn child_dispatch() {
 }
 
 fn dispatch_with_queue_driver(value: &str) -> String {
+    dispatch_with(&[("QUEUE_DRIVER", value)])
+}
+
+fn dispatch_with(vars: &[(&str, &str)]) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -39,7 +43,7 @@ fn dispatch_with_queue_driver(value: &str) -> String {
             "--test-threads=1",
         ])
         .env("FASTEVENT_TEST_CHILD", "1")
-        .env("QUEUE_DRIVER", value)
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -54,8 +58,26 @@ fn dispatch_with_queue_driver(value: &str) -> String {
 fn an_unknown_queue_driver_fails_the_dispatch_with_a_clear_error() {
     assert_eq!(
         dispatch_with_queue_driver("rabbit"),
-        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync, sqlite"
+        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync, sqlite, amqp, async_farm"
     );
+}
+
+#[test]
+fn a_broker_that_is_down_fails_the_dispatch_naming_it_without_its_password() {
+    // Nothing listens on port 1: the connection is refused at once.
+    let outcome = dispatch_with(&[
+        ("QUEUE_DRIVER", "async_farm"),
+        ("RABBITMQ_URL", "amqp://app:hunter2@127.0.0.1:1/%2f"),
+        ("FASTEVENT_AMQP_TIMEOUT_S", "0.5"),
+    ]);
+    assert!(
+        outcome.starts_with(
+            "err queue driver `amqp` could not take the jobs of event `pinged`: \
+             cannot reach RabbitMQ at amqp://app:***@127.0.0.1:1/%2f"
+        ),
+        "{outcome}"
+    );
+    assert!(!outcome.contains("hunter2"), "{outcome}");
 }
 
 #[test]

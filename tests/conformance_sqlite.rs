@@ -1,5 +1,7 @@
 //! The driver conformance suite on the SQLite driver.
 
+// The suite's bookkeeping statics are spelled out on purpose (one line each).
+#[allow(clippy::type_complexity)]
 mod conformance;
 
 use conformance::{Queue, Target};
@@ -85,21 +87,30 @@ fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static)
 
 conformance_suite!(Sqlite);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_job_loses_nothing() {
-    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &|queue| {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_worker", "--nocapture"])
-            .envs(queue.child_env.iter().cloned())
-            .env(CHILD_ENV, "1")
-            .env(conformance::BLOCK_ENV, "1")
-            .spawn()
-            .unwrap()
-    })
-    .await;
+/// This test binary again, as a worker process whose slow jobs block and
+/// whose crash jobs crash it.
+fn spawn_child(queue: &Queue) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_worker", "--nocapture"])
+        .envs(queue.child_env.iter().cloned())
+        .env(CHILD_ENV, "1")
+        .env(conformance::BLOCK_ENV, "1")
+        .spawn()
+        .unwrap()
 }
 
-/// The worker process that the test above kills; does nothing otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_loses_nothing() {
+    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &spawn_child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
+    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(&Sqlite, &spawn_child)
+        .await;
+}
+
+/// The worker process that the tests above kill; does nothing otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_worker() {
     if std::env::var_os(CHILD_ENV).is_some() {

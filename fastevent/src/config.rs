@@ -3,6 +3,7 @@
 //! error at start-up or at the first dispatch, never a silent fallback.
 
 use crate::driver::Driver;
+use crate::driver::amqp::{AmqpDriver, AmqpOptions};
 use crate::driver::durable::DurableQueue;
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
@@ -38,11 +39,14 @@ pub enum QueueDriver {
     /// Jobs are stored in a local SQLite database and run by workers
     /// (`work`): durable on one machine, no server needed.
     Sqlite,
+    /// Jobs go to RabbitMQ and are run by workers on any number of machines
+    /// (`async_farm`, the reference system's name, is accepted too).
+    Amqp,
 }
 
 impl QueueDriver {
     /// Every accepted `QUEUE_DRIVER` value.
-    pub const NAMES: &'static [&'static str] = &["sync", "sqlite"];
+    pub const NAMES: &'static [&'static str] = &["sync", "sqlite", "amqp", "async_farm"];
 }
 
 impl FromStr for QueueDriver {
@@ -53,6 +57,7 @@ impl FromStr for QueueDriver {
         match value.trim().to_ascii_lowercase().as_str() {
             "sync" => Ok(QueueDriver::Sync),
             "sqlite" => Ok(QueueDriver::Sqlite),
+            "amqp" | "async_farm" => Ok(QueueDriver::Amqp),
             _ => Err(ConfigError::Invalid {
                 variable: "QUEUE_DRIVER",
                 value: value.to_string(),
@@ -66,9 +71,14 @@ impl FromStr for QueueDriver {
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
-/// | `QUEUE_DRIVER` | `sync` | `sync` or `sqlite` |
+/// | `QUEUE_DRIVER` | `sync` | `sync`, `sqlite` or `amqp` (alias `async_farm`) |
 /// | `FASTEVENT_SQLITE_PATH` | `fastevent.db` | the SQLite queue's file |
 /// | `FASTEVENT_SQLITE_SYNCHRONOUS` | `full` | `full` (fsync each commit) or `normal` |
+/// | `RABBITMQ_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` | the broker of the `amqp` driver |
+/// | `FASTEVENT_AMQP_PREFIX` | `fastevent` | prefix of its queue names (`fastevent.default`, ...) |
+/// | `ASYNC_FARM_JOBS_QUEUE` | none | AMQP name of the `default` queue, instead of `{prefix}.default` |
+/// | `RABBITMQ_CONSUMER_TIMEOUT_S` | `1800` | the broker's `consumer_timeout` (`0`: disabled there); listeners' timeouts must be shorter |
+/// | `FASTEVENT_AMQP_TIMEOUT_S` | `10` | how long a dispatch waits for the broker (reconnect, confirms) before it fails |
 /// | `FASTEVENT_TRIES` | `3` | attempts of a job whose listener sets no `tries` |
 /// | `SOFT_TIMEOUT_S` | none | soft timeout of a listener that sets none |
 /// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
@@ -89,6 +99,7 @@ impl FromStr for QueueDriver {
 pub struct Config {
     driver: DriverChoice,
     sqlite: SqliteOptions,
+    amqp: AmqpOptions,
     job_defaults: JobDefaults,
     signing_key: Option<Vec<u8>>,
 }
@@ -112,8 +123,11 @@ impl Config {
             sqlite: SqliteOptions {
                 path: PathBuf::from("fastevent.db"),
                 synchronous: Synchronous::Full,
-                busy_timeout: Duration::from_secs(10),
+                // Below the supervisor's heartbeat timeout (10 s by default): a
+                // worker waiting on the lock must not look hung.
+                busy_timeout: Duration::from_secs(5),
             },
+            amqp: AmqpOptions::new(AmqpOptions::DEFAULT_URL),
             job_defaults: JobDefaults::default(),
             signing_key: None,
         }
@@ -150,6 +164,32 @@ impl Config {
                     });
                 }
             };
+        }
+        if let Some(url) = env.string("RABBITMQ_URL")? {
+            config.amqp.url = url;
+        }
+        if let Some(prefix) = env.string("FASTEVENT_AMQP_PREFIX")? {
+            config.amqp.prefix = prefix;
+        }
+        if let Some(queue) = env.string("ASYNC_FARM_JOBS_QUEUE")? {
+            config.amqp.default_queue = Some(queue);
+        }
+        if let Some(timeout) = env.seconds("RABBITMQ_CONSUMER_TIMEOUT_S", 0.0)? {
+            config.amqp.consumer_timeout = (!timeout.is_zero()).then_some(timeout);
+        }
+        if let Some(timeout) = env.seconds("FASTEVENT_AMQP_TIMEOUT_S", 0.1)? {
+            config.amqp.operation_timeout = timeout;
+        }
+        // Checked only for the driver that uses them: a stray RABBITMQ_URL
+        // does not stop a SQLite app.
+        if matches!(config.driver, DriverChoice::Named(QueueDriver::Amqp))
+            && let Some((variable, value, expected)) = config.amqp.problem()
+        {
+            return Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            });
         }
         if let Some(tries) = env.number("FASTEVENT_TRIES", 1, 1000)? {
             config.job_defaults.tries = tries as u32;
@@ -195,6 +235,12 @@ impl Config {
     /// The SQLite queue's file.
     pub fn sqlite_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.sqlite.path = path.into();
+        self
+    }
+
+    /// The RabbitMQ options of the `amqp` driver (URL, queue prefix, ...).
+    pub fn amqp(mut self, options: AmqpOptions) -> Self {
+        self.amqp = options;
         self
     }
 
@@ -248,10 +294,10 @@ impl Config {
         self.signing_key.clone().and_then(JobSigner::new)
     }
 
-    fn build(self) -> Installed {
+    fn build(self) -> Result<Installed, ConfigError> {
         let signer = self.signer();
         let job_defaults = self.job_defaults;
-        match self.driver {
+        Ok(match self.driver {
             DriverChoice::Named(QueueDriver::Sync) => Installed {
                 driver: Arc::new(SyncDriver),
                 durable: None,
@@ -271,23 +317,52 @@ impl Config {
                     job_defaults,
                 }
             }
+            DriverChoice::Named(QueueDriver::Amqp) => {
+                if let Some((variable, value, expected)) = self.amqp.problem() {
+                    return Err(ConfigError::Invalid {
+                        variable,
+                        value,
+                        expected,
+                    });
+                }
+                let consumer_timeout = self.amqp.consumer_timeout;
+                let amqp = Arc::new(AmqpDriver::new(
+                    self.amqp,
+                    self.job_defaults,
+                    signer.clone(),
+                ));
+                // At start-up, not when the broker kills a channel at 3 a.m.
+                amqp.check_listener_timeouts()
+                    .map_err(|expected| ConfigError::Invalid {
+                        variable: "RABBITMQ_CONSUMER_TIMEOUT_S",
+                        value: consumer_timeout.map_or("0".into(), |t| t.as_secs_f64().to_string()),
+                        expected,
+                    })?;
+                Installed {
+                    driver: amqp.clone(),
+                    durable: Some(amqp),
+                    signer,
+                    job_defaults,
+                }
+            }
             DriverChoice::Custom(driver) => Installed {
                 driver,
                 durable: None,
                 signer,
                 job_defaults,
             },
-        }
+        })
     }
 
     /// Makes this the configuration of the process. Call it once at start-up,
     /// before the first dispatch (which otherwise reads the environment).
     pub fn install(self) -> Result<(), ConfigError> {
         let mut config = Some(self);
-        INSTALLED.get_or_init(|| Ok(config.take().expect("runs once").build()));
-        match config {
-            None => Ok(()),
-            Some(_) => Err(ConfigError::AlreadyInstalled),
+        let installed = INSTALLED.get_or_init(|| config.take().expect("runs once").build());
+        match (config, installed) {
+            (None, Ok(_)) => Ok(()),
+            (None, Err(error)) => Err(error.clone()),
+            (Some(_), _) => Err(ConfigError::AlreadyInstalled),
         }
     }
 }
@@ -295,7 +370,7 @@ impl Config {
 /// The installed configuration; on first use without `install`, the one the
 /// environment gives.
 pub(crate) fn installed() -> Result<&'static Installed, ConfigError> {
-    let installed = INSTALLED.get_or_init(|| Config::from_env().map(Config::build));
+    let installed = INSTALLED.get_or_init(|| Config::from_env().and_then(Config::build));
     match installed {
         Ok(installed) => Ok(installed),
         Err(error) => Err(error.clone()),
@@ -347,7 +422,7 @@ pub enum ConfigError {
     AlreadyInstalled,
     /// A worker or queue command on a driver that stores nothing.
     #[error(
-        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite)"
+        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite or amqp)"
     )]
     NotDurable {
         /// The installed driver.
@@ -401,8 +476,75 @@ mod tests {
         let error = config(&[("QUEUE_DRIVER", "redis")]).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync, sqlite"
+            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync, sqlite, amqp, async_farm"
         );
+    }
+
+    #[test]
+    fn amqp_and_its_alias_async_farm_select_rabbitmq() {
+        for value in ["amqp", "AMQP", "async_farm", " Async_Farm "] {
+            let config = config(&[("QUEUE_DRIVER", value)]).unwrap();
+            assert!(
+                matches!(config.driver, DriverChoice::Named(QueueDriver::Amqp)),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn rabbitmq_settings_have_the_reference_defaults() {
+        let amqp = config(&[("QUEUE_DRIVER", "amqp")]).unwrap().amqp;
+        assert_eq!(amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(amqp.prefix, "fastevent");
+        assert_eq!(amqp.default_queue, None);
+        assert_eq!(amqp.consumer_timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(amqp.operation_timeout, Duration::from_secs(10));
+        assert_eq!(amqp.queue_expires, None);
+    }
+
+    #[test]
+    fn rabbitmq_settings_are_read() {
+        let amqp = config(&[
+            ("QUEUE_DRIVER", "async_farm"),
+            ("RABBITMQ_URL", "amqp://app:s3cret@mq.internal:5673/jobs"),
+            ("FASTEVENT_AMQP_PREFIX", "shop"),
+            ("ASYNC_FARM_JOBS_QUEUE", "async_farm.jobs"),
+            ("RABBITMQ_CONSUMER_TIMEOUT_S", "3600"),
+            ("FASTEVENT_AMQP_TIMEOUT_S", "2.5"),
+        ])
+        .unwrap()
+        .amqp;
+        assert_eq!(amqp.url, "amqp://app:s3cret@mq.internal:5673/jobs");
+        assert_eq!(amqp.prefix, "shop");
+        assert_eq!(amqp.default_queue.as_deref(), Some("async_farm.jobs"));
+        assert_eq!(amqp.consumer_timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(amqp.operation_timeout, Duration::from_millis(2500));
+        let disabled = config(&[("RABBITMQ_CONSUMER_TIMEOUT_S", "0")]).unwrap();
+        assert_eq!(disabled.amqp.consumer_timeout, None);
+    }
+
+    #[test]
+    fn bad_rabbitmq_settings_are_named_without_the_password() {
+        for (variable, value, expected) in [
+            ("RABBITMQ_URL", "http://guest:pw@host", "an AMQP URL"),
+            ("RABBITMQ_URL", "amqps://guest:pw@host", "no TLS"),
+            ("FASTEVENT_AMQP_PREFIX", "my queues", "letters, digits"),
+            ("ASYNC_FARM_JOBS_QUEUE", "jobs~x", "letters, digits"),
+            ("RABBITMQ_CONSUMER_TIMEOUT_S", "-5", "a number of seconds"),
+            ("FASTEVENT_AMQP_TIMEOUT_S", "0", "a number of seconds"),
+        ] {
+            let error = config(&[("QUEUE_DRIVER", "amqp"), (variable, value)])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                error.starts_with(variable) && error.contains(expected),
+                "{variable}={value}: {error}"
+            );
+            assert!(!error.contains("pw"), "the password must not show: {error}");
+        }
+        // Another driver does not care about a broken RABBITMQ_URL.
+        assert!(config(&[("QUEUE_DRIVER", "sqlite"), ("RABBITMQ_URL", "nope")]).is_ok());
     }
 
     #[test]

@@ -197,6 +197,34 @@ impl SlowListener {
     }
 }
 
+/// A job that kills its worker process when it runs in a child worker
+/// (`BLOCK_ENV`); each start is a line in `started_file`, seen across
+/// processes.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct Crash {
+    pub run: String,
+    pub started_file: String,
+}
+
+#[derive(Default)]
+pub struct CrashListener;
+
+#[listener(on = Crash, tries = 2)]
+impl CrashListener {
+    async fn handle(&self, event: &Crash) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&event.started_file)
+            .unwrap();
+        file.write_all(b"started\n").unwrap();
+        if std::env::var_os(BLOCK_ENV).is_some() {
+            std::process::abort();
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 pub struct Stuck {
     pub run: String,
@@ -732,6 +760,64 @@ pub async fn a_worker_killed_mid_job_loses_nothing(
         .sum();
     assert_eq!(left, 0);
     assert!(queue.durable.failed_jobs(10).await.unwrap().is_empty());
+}
+
+/// A poison job that crashes its worker every time (the reference system's
+/// W9 loops for ever): each crash counts as an attempt, and once its tries
+/// are spent it goes to the failed store without running again.
+pub async fn a_job_that_kills_its_worker_every_time_is_dead_lettered(
+    target: &dyn Target,
+    spawn_child: &dyn Fn(&Queue) -> std::process::Child,
+) {
+    let queue = target.open(None);
+    let run = run_id("crash");
+    let started_file = std::env::temp_dir().join(format!("{run}.starts"));
+    let starts = || {
+        std::fs::read_to_string(&started_file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    fastevent::dispatch_to(
+        queue.driver.as_ref(),
+        Crash {
+            run: run.clone(),
+            started_file: started_file.display().to_string(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // `tries = 2`: two worker processes take the job, and it kills each.
+    for crash in 1..=2 {
+        let mut child = spawn_child(&queue);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "child worker {crash} never ran the job (starts: {})",
+                    starts()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(!status.success(), "{status}");
+        assert_eq!(starts(), crash, "each crash is one start");
+    }
+
+    // Out of tries: refused before it can kill this worker too.
+    let report = drain(&queue).await;
+    let _ = std::fs::remove_file(&started_file);
+    println!("crash loop: the job ran {} times, then {report:?}", 2);
+    assert_eq!((report.succeeded, report.failed), (0, 1), "{report:?}");
+    let failed = queue.durable.failed_jobs(10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].listener, "crash_listener");
+    assert!(failed[0].error.contains("died"), "{}", failed[0].error);
 }
 
 /// Declares one `#[tokio::test]` per conformance test for `$target`.

@@ -5,9 +5,11 @@ use super::{CliError, CommandResult};
 use crate::config::{ConfigError, durable_queue};
 use crate::registry::registry;
 use crate::supervisor::{Supervisor, SupervisorExit, SupervisorSettings, WorkerCommand};
+use crate::worker::report::SUPERVISED_ENV;
 use crate::worker::{Worker, WorkerOptions};
 use std::env::VarError;
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -133,12 +135,20 @@ impl WorkArgs {
             tokio::select! {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
+                () = supervisor_gone() => {}
             }
         };
         let report = worker.run(shutdown).await;
-        println!(
+        // Not `println!`: with its supervisor gone, standard output is a
+        // broken pipe, and the worker must still exit 0 after its drain.
+        let _ = writeln!(
+            std::io::stdout(),
             "worker stopped ({:?}): {} succeeded, {} retried, {} failed, {} handed back",
-            report.stopped, report.succeeded, report.retried, report.failed, report.released
+            report.stopped,
+            report.succeeded,
+            report.retried,
+            report.failed,
+            report.released
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -158,6 +168,25 @@ impl WorkArgs {
         })?;
         match Supervisor::new(settings, command).run(queue).await? {
             SupervisorExit::Shutdown | SupervisorExit::Finished => Ok(ExitCode::SUCCESS),
+        }
+    }
+}
+
+/// Resolves when this worker was started by a supervisor that is no longer
+/// its parent (it died, even by SIGKILL): the worker then drains and exits
+/// instead of running on unsupervised, with no one to enforce its hard
+/// timeouts. Never resolves for a worker started by hand.
+async fn supervisor_gone() {
+    if std::env::var_os(SUPERVISED_ENV).is_none() {
+        return std::future::pending().await;
+    }
+    let parent = std::os::unix::process::parent_id();
+    let mut check = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        check.tick().await;
+        if std::os::unix::process::parent_id() != parent {
+            eprintln!("worker: its supervisor (pid {parent}) is gone; stopping");
+            return;
         }
     }
 }

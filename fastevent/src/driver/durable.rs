@@ -1,7 +1,9 @@
 //! The consumer side of a durable driver: what a worker needs from a queue
 //! (claim jobs under a lease, settle them) and what the `failed` and
-//! `status` commands need. SQLite implements it now; the AMQP driver will
-//! implement the same trait, so the worker and its tests stay unchanged.
+//! `status` commands need. SQLite and AMQP implement it, so one worker and
+//! one conformance suite serve both. Two methods have defaults that suit a
+//! polling queue (SQLite) and are overridden by a pushing one (AMQP, whose
+//! broker sends jobs ahead of any claim).
 
 use futures_util::future::BoxFuture;
 use std::time::Duration;
@@ -153,6 +155,25 @@ pub trait DurableQueue: Send + Sync + 'static {
 
     /// Deletes failed jobs; returns how many.
     fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>>;
+
+    /// Resolves when `claim` may find a job for `worker`, or after
+    /// `at_most`. A polling queue (the default) sleeps `at_most`; a queue
+    /// the broker pushes jobs into wakes the worker as soon as one arrives,
+    /// so an idle worker starts a job without a polling delay.
+    fn wait_for_jobs<'a>(&'a self, worker: &'a str, at_most: Duration) -> BoxFuture<'a, ()> {
+        let _ = worker;
+        Box::pin(tokio::time::sleep(at_most))
+    }
+
+    /// `worker` takes no more jobs: it is stopping. A queue that pushes jobs
+    /// ahead of claims hands back, at once, those it holds for `worker`
+    /// unclaimed, so other workers run them now rather than after this
+    /// worker's grace period. Jobs `worker` claimed are still settled
+    /// afterwards. The default does nothing: a polling queue holds nothing.
+    fn stop_claiming<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, ()> {
+        let _ = worker;
+        Box::pin(std::future::ready(()))
+    }
 
     /// How many jobs the failed store holds (the `status` command). The
     /// default reads them all; a driver that can count should.

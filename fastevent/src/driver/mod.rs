@@ -2,6 +2,7 @@
 //! (the event, its listeners, the context) and hands it to the installed
 //! [`Driver`]; a driver turns it into one job per listener.
 
+pub mod amqp;
 pub mod durable;
 mod in_flight;
 pub mod sqlite;

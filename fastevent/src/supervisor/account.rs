@@ -23,6 +23,11 @@ pub(super) fn forward(number: u32, line: &str) {
     write_line(format_args!("[worker {number}] {line}"));
 }
 
+/// "1 worker", "3 workers".
+pub(super) fn workers(n: usize) -> String {
+    format!("{n} worker{}", if n == 1 { "" } else { "s" })
+}
+
 /// Writes errors away: a closed standard output (`work | head`) must not
 /// bring the supervisor down with its workers.
 fn write_line(line: std::fmt::Arguments<'_>) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum Stage {
     /// Spawned; has not said Ready.
     Starting,
     /// Taking jobs.
@@ -65,7 +65,7 @@ pub(super) struct RunningJob {
 pub(super) struct Member {
     pub number: u32,
     pub process: WorkerProcess,
-    pub phase: Phase,
+    pub stage: Stage,
     pub spawned_at: Instant,
     /// The last Ready or Heartbeat (the spawn, before either).
     pub last_sign_of_life: Instant,
@@ -76,7 +76,7 @@ pub(super) struct Member {
     pub succeeded: u64,
     pub retried: u64,
     pub failed: u64,
-    /// The reason of its Stopping report, kept whatever phase follows.
+    /// The reason of its Stopping report, kept whatever stage follows.
     pub stop_reason: Option<String>,
     /// Its exit status and when it was seen; it is forgotten once its
     /// output has also ended.
@@ -97,7 +97,7 @@ impl Member {
         Self {
             number,
             process,
-            phase: Phase::Starting,
+            stage: Stage::Starting,
             spawned_at: now,
             last_sign_of_life: now,
             worker_id: None,
@@ -123,8 +123,8 @@ impl Member {
             WorkerMessage::Ready { worker, .. } => {
                 self.last_sign_of_life = now;
                 self.worker_id = Some(worker);
-                if self.phase == Phase::Starting {
-                    self.phase = Phase::Ready;
+                if self.stage == Stage::Starting {
+                    self.stage = Stage::Ready;
                     return Change::Ready;
                 }
             }
@@ -173,8 +173,8 @@ impl Member {
             }
             WorkerMessage::Stopping { reason } => {
                 self.stop_reason = Some(reason.clone());
-                if matches!(self.phase, Phase::Starting | Phase::Ready) {
-                    self.phase = Phase::Stopping {
+                if matches!(self.stage, Stage::Starting | Stage::Ready) {
+                    self.stage = Stage::Stopping {
                         reason: reason.clone(),
                         deadline: now + stop_timeout,
                     };
@@ -187,14 +187,14 @@ impl Member {
 
     /// Still running and meant to: counts toward the pool's size.
     pub fn is_active(&self) -> bool {
-        self.exit.is_none() && matches!(self.phase, Phase::Starting | Phase::Ready)
+        self.exit.is_none() && matches!(self.stage, Stage::Starting | Stage::Ready)
     }
 
     /// Ready and running nothing, by its last heartbeat and by the jobs it
     /// reported since: a candidate for a scale-down.
     pub fn is_idle(&self) -> bool {
         self.exit.is_none()
-            && self.phase == Phase::Ready
+            && self.stage == Stage::Ready
             && self.reported_running == 0
             && self.jobs.is_empty()
     }
@@ -205,10 +205,10 @@ impl Member {
     }
 
     /// Why it must be killed now, if it must: a job past its hard deadline
-    /// (whatever the phase: a draining worker runs jobs too), silence while
+    /// (whatever the stage: a draining worker runs jobs too), silence while
     /// starting or running, or a stop that outlasted its grace period.
     pub fn overdue(&self, now: Instant, now_ms: u64, heartbeat_timeout: Duration) -> Option<Kill> {
-        if !self.is_signalable() || matches!(self.phase, Phase::Killed(_)) {
+        if !self.is_signalable() || matches!(self.stage, Stage::Killed(_)) {
             return None;
         }
         if let Some((job_id, job)) = self
@@ -225,16 +225,16 @@ impl Member {
             )));
         }
         let silent = now.saturating_duration_since(self.last_sign_of_life);
-        match &self.phase {
-            Phase::Starting if silent >= heartbeat_timeout => Some(Kill::Unresponsive(format!(
+        match &self.stage {
+            Stage::Starting if silent >= heartbeat_timeout => Some(Kill::Unresponsive(format!(
                 "it did not become ready within {:.1}s",
                 silent.as_secs_f64()
             ))),
-            Phase::Ready if silent >= heartbeat_timeout => Some(Kill::Unresponsive(format!(
+            Stage::Ready if silent >= heartbeat_timeout => Some(Kill::Unresponsive(format!(
                 "no heartbeat for {:.1}s",
                 silent.as_secs_f64()
             ))),
-            Phase::Stopping { deadline, .. } | Phase::Terminating { deadline, .. }
+            Stage::Stopping { deadline, .. } | Stage::Terminating { deadline, .. }
                 if now >= *deadline =>
             {
                 Some(Kill::AfterGrace)
@@ -245,13 +245,13 @@ impl Member {
 
     /// The snapshot for [`super::SupervisorState`].
     pub fn snapshot(&self, now: Instant) -> WorkerSnapshot {
-        let state = match (&self.exit, &self.phase) {
+        let state = match (&self.exit, &self.stage) {
             (Some((status, _)), _) => WorkerState::Exited(super::process::describe_exit(status)),
-            (None, Phase::Starting) => WorkerState::Starting,
-            (None, Phase::Ready) => WorkerState::Ready,
-            (None, Phase::Stopping { reason, .. }) => WorkerState::Stopping(reason.clone()),
-            (None, Phase::Terminating { why, .. }) => WorkerState::Terminating(why.clone()),
-            (None, Phase::Killed(kill)) => WorkerState::Killed(kill.to_string()),
+            (None, Stage::Starting) => WorkerState::Starting,
+            (None, Stage::Ready) => WorkerState::Ready,
+            (None, Stage::Stopping { reason, .. }) => WorkerState::Stopping(reason.clone()),
+            (None, Stage::Terminating { why, .. }) => WorkerState::Terminating(why.clone()),
+            (None, Stage::Killed(kill)) => WorkerState::Killed(kill.to_string()),
         };
         WorkerSnapshot {
             number: self.number,
@@ -295,5 +295,164 @@ pub(super) fn describe_stop(reason: &str) -> &str {
         "MaxTime" => "it ran its --max-time",
         "Shutdown" => "it was asked to stop",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::process::WorkerCommand;
+    use tokio::sync::mpsc;
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+    const STOP: Duration = Duration::from_secs(20);
+
+    /// A member whose process is a `sleep`, killed when the test ends.
+    struct Sleeper(Member);
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            self.0.process.kill();
+        }
+    }
+
+    fn member(now: Instant) -> Sleeper {
+        let (output, _) = mpsc::channel(8);
+        let command = WorkerCommand {
+            program: "sleep".into(),
+            args: vec!["30".into()],
+        };
+        let process = WorkerProcess::spawn(&command, 1, "test", output).expect("sleep starts");
+        Sleeper(Member::new(1, process, now))
+    }
+
+    fn ready() -> WorkerMessage {
+        WorkerMessage::Ready {
+            worker: "worker-1".into(),
+            pid: 1,
+        }
+    }
+
+    fn heartbeat(running: usize) -> WorkerMessage {
+        WorkerMessage::Heartbeat {
+            running,
+            succeeded: 4,
+            retried: 1,
+            failed: 0,
+        }
+    }
+
+    fn started(job: &str, hard_deadline_ms: Option<u64>) -> WorkerMessage {
+        WorkerMessage::JobStarted {
+            job_id: job.into(),
+            event: "e".into(),
+            listener: "l".into(),
+            attempt: 2,
+            hard_deadline_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn silence_kills_a_starting_or_running_worker_but_not_a_stopping_one() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut sleeper = member(t0);
+        let m = &mut sleeper.0;
+        assert_eq!(m.overdue(at(9), 0, TIMEOUT), None);
+        assert!(matches!(
+            m.overdue(at(10), 0, TIMEOUT),
+            Some(Kill::Unresponsive(why)) if why.contains("did not become ready")
+        ));
+
+        assert_eq!(m.on_message(ready(), at(5), STOP), Change::Ready);
+        assert_eq!(m.on_message(heartbeat(0), at(12), STOP), Change::Nothing);
+        assert_eq!(m.overdue(at(21), 0, TIMEOUT), None);
+        assert!(matches!(
+            m.overdue(at(22), 0, TIMEOUT),
+            Some(Kill::Unresponsive(why)) if why.contains("no heartbeat for 10.0s")
+        ));
+
+        // Draining sends no heartbeats: only the stop deadline counts.
+        let stopping = WorkerMessage::Stopping {
+            reason: "MaxJobs".into(),
+        };
+        assert_eq!(
+            m.on_message(stopping, at(13), STOP),
+            Change::Stopping("MaxJobs".into())
+        );
+        assert!(!m.is_active());
+        assert_eq!(m.overdue(at(32), 0, TIMEOUT), None);
+        assert_eq!(m.overdue(at(33), 0, TIMEOUT), Some(Kill::AfterGrace));
+        assert_eq!(m.stop_reason.as_deref(), Some("MaxJobs"));
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_hard_deadline_kills_its_worker_whatever_it_is_doing() {
+        let t0 = Instant::now();
+        let mut sleeper = member(t0);
+        let m = &mut sleeper.0;
+        m.on_message(ready(), t0, STOP);
+        m.on_message(started("soft", None), t0, STOP);
+        m.on_message(started("hard", Some(5_000)), t0, STOP);
+        assert_eq!(m.overdue(t0, 4_999, TIMEOUT), None);
+        assert!(matches!(
+            m.overdue(t0, 5_000, TIMEOUT),
+            Some(Kill::HardTimeout(why)) if why.contains("job hard (e -> l, attempt 2)")
+        ));
+        m.stage = Stage::Terminating {
+            why: "scale-down".into(),
+            deadline: t0 + STOP,
+        };
+        assert!(matches!(
+            m.overdue(t0, 5_000, TIMEOUT),
+            Some(Kill::HardTimeout(_))
+        ));
+        // Finished in time: nothing to enforce.
+        m.on_message(
+            WorkerMessage::JobFinished {
+                job_id: "hard".into(),
+                outcome: "succeeded".into(),
+                error: None,
+                duration_ms: 1,
+            },
+            t0,
+            STOP,
+        );
+        assert_eq!(m.overdue(t0, 9_999, TIMEOUT), None);
+        m.stage = Stage::Killed(Kill::Forced);
+        m.on_message(started("late", Some(1)), t0, STOP);
+        assert_eq!(m.overdue(t0, 9_999, TIMEOUT), None, "killed once is enough");
+    }
+
+    #[tokio::test]
+    async fn a_worker_is_idle_when_its_heartbeat_and_its_job_reports_agree() {
+        let t0 = Instant::now();
+        let mut sleeper = member(t0);
+        let m = &mut sleeper.0;
+        assert!(m.is_active() && !m.is_idle(), "starting is not idle");
+        m.on_message(ready(), t0, STOP);
+        assert!(m.is_idle());
+        m.on_message(started("j", None), t0, STOP);
+        assert!(!m.is_idle(), "a job started since the last heartbeat");
+        m.on_message(heartbeat(1), t0, STOP);
+        m.on_message(
+            WorkerMessage::JobFinished {
+                job_id: "j".into(),
+                outcome: "failed".into(),
+                error: Some("boom".into()),
+                duration_ms: 1,
+            },
+            t0,
+            STOP,
+        );
+        assert!(!m.is_idle(), "the last heartbeat still says running");
+        assert_eq!((m.succeeded, m.retried, m.failed), (4, 1, 1));
+        m.on_message(heartbeat(0), t0, STOP);
+        assert!(m.is_idle());
+        let snapshot = m.snapshot(t0 + Duration::from_secs(3));
+        assert_eq!(snapshot.state, WorkerState::Ready);
+        assert_eq!(snapshot.worker_id.as_deref(), Some("worker-1"));
+        assert_eq!(snapshot.uptime, Duration::from_secs(3));
+        assert_eq!(snapshot.heartbeat_age, Duration::from_secs(3));
     }
 }

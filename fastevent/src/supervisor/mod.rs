@@ -291,8 +291,8 @@ impl Pool {
             Err(error) => {
                 if self.backlog_error.is_none() {
                     account::warn(format_args!(
-                        "could not read the queue depth ({error}); scaling is paused, the minimum of {} workers is still kept",
-                        self.settings.min_workers
+                        "could not read the queue depth ({error}); scaling is paused, the minimum of {} is still kept",
+                        account::workers(self.settings.min_workers)
                     ));
                 }
                 self.backlog_error = Some(error);
@@ -321,18 +321,22 @@ impl Pool {
                 }
                 match reason {
                     StartReason::BelowMin { .. } if self.counters.started == 0 => {
-                        account::say(format_args!("starting {count} workers (the minimum)"));
+                        account::say(format_args!(
+                            "starting {} (the minimum)",
+                            account::workers(count)
+                        ));
                     }
                     StartReason::BelowMin { alive } => account::say(format_args!(
-                        "{alive} of a minimum of {} workers alive; starting {count}",
-                        self.settings.min_workers
+                        "{alive} of a minimum of {} alive; starting {count}",
+                        account::workers(self.settings.min_workers)
                     )),
                     StartReason::Backlog { ready, capacity } => {
                         self.counters.scaled_up += 1;
                         self.idle.scaled(now);
                         account::say(format_args!(
-                            "scaling up: {ready} jobs ready, more than the {capacity} that {} workers hold; starting {count} more",
-                            self.view().alive
+                            "scaling up: {ready} jobs ready{}, more than {} can hold ({capacity}); starting {count} more",
+                            self.others(),
+                            account::workers(self.view().alive)
                         ));
                     }
                 }
@@ -347,8 +351,9 @@ impl Pool {
                 self.idle.scaled(now);
                 let names: Vec<String> = workers.iter().map(u32::to_string).collect();
                 account::say(format_args!(
-                    "scaling down: no job ready for {}s; stopping idle worker {}",
+                    "scaling down: no job ready for {}s{}; stopping idle worker {}",
                     secs(idle_for),
+                    self.others(),
                     names.join(", ")
                 ));
                 for number in workers {
@@ -356,6 +361,13 @@ impl Pool {
                 }
             }
         }
+    }
+
+    /// " (3 running, 1 delayed)" from the last reading, for the account.
+    fn others(&self) -> String {
+        self.backlog.map_or_else(String::new, |b| {
+            format!(" ({} running, {} delayed)", b.running, b.delayed)
+        })
     }
 
     /// Starts one worker; false when it could not be started.
@@ -391,7 +403,7 @@ impl Pool {
             && member.is_signalable()
         {
             member.process.terminate();
-            member.phase = member::Phase::Terminating {
+            member.stage = member::Stage::Terminating {
                 why: why.to_string(),
                 deadline: now + stop_timeout,
             };
@@ -416,7 +428,7 @@ impl Pool {
             member.process.pid()
         ));
         member.process.kill();
-        member.phase = member::Phase::Killed(kill);
+        member.stage = member::Stage::Killed(kill);
     }
 
     // ---------------------------------------------------------- reports
@@ -459,10 +471,27 @@ impl Pool {
                 "worker {number} ready (pid {})",
                 member.process.pid()
             )),
-            Change::Stopping(reason) => account::say(format_args!(
-                "worker {number} stopping: {}",
-                member::describe_stop(&reason)
-            )),
+            Change::Stopping(reason) => {
+                account::say(format_args!(
+                    "worker {number} stopping: {}",
+                    member::describe_stop(&reason)
+                ));
+                // Now, not at its exit: a stopping worker no longer counts
+                // as alive, and the minimum must not replace it meanwhile.
+                if member::stopped_by_limits(&reason) {
+                    self.wind_down();
+                }
+            }
+        }
+    }
+
+    /// A worker is done by its limits: the pool only shrinks from now on.
+    fn wind_down(&mut self) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::WindingDown;
+            account::say(
+                "winding down: no worker is started any more; exiting when all have finished",
+            );
         }
     }
 
@@ -505,14 +534,14 @@ impl Pool {
         let pid = member.process.pid();
         let exit = describe_exit(&status);
         let lived = seen.saturating_duration_since(member.spawned_at);
-        match &member.phase {
-            member::Phase::Killed(kill) => {
+        match &member.stage {
+            member::Stage::Killed(kill) => {
                 account::say(format_args!("worker {number} (pid {pid}) is gone ({exit})"));
                 if matches!(kill, Kill::Unresponsive(_)) && self.phase != Phase::ShuttingDown {
                     self.died(lived, now);
                 }
             }
-            member::Phase::Terminating { why, .. } => {
+            member::Stage::Terminating { why, .. } => {
                 account::say(format_args!("worker {number} stopped after {why} ({exit})"));
             }
             _ if status.success()
@@ -526,12 +555,7 @@ impl Pool {
                     "worker {number} finished: {}",
                     member::describe_stop(reason)
                 ));
-                if self.phase == Phase::Running {
-                    self.phase = Phase::WindingDown;
-                    account::say(
-                        "winding down: no worker is started any more; exiting when all have finished",
-                    );
-                }
+                self.wind_down();
             }
             _ if status.success() => {
                 let reason = member
@@ -560,8 +584,8 @@ impl Pool {
         let delay = self.restart.died(lived, now);
         if !delay.is_zero() {
             account::warn(format_args!(
-                "{} workers in a row died within {}s of starting; starting workers again in {}s",
-                self.restart.young_deaths(),
+                "{} in a row died within {}s of starting; starting workers again in {}s",
+                account::workers(self.restart.young_deaths() as usize),
                 STARTUP_WINDOW.as_secs(),
                 secs(delay)
             ));
@@ -586,7 +610,7 @@ impl Pool {
             self.kill(number, kill);
         }
         if self.members.values().any(|m| {
-            m.phase == member::Phase::Ready
+            m.stage == member::Stage::Ready
                 && now.saturating_duration_since(m.spawned_at) >= STARTUP_WINDOW
         }) {
             self.restart.healthy();
@@ -604,7 +628,7 @@ impl Pool {
             account::warn(format_args!("{signal} again: killing every worker now"));
             let numbers: Vec<u32> = self.members.keys().copied().collect();
             for number in numbers {
-                if !matches!(self.members[&number].phase, member::Phase::Killed(_)) {
+                if !matches!(self.members[&number].stage, member::Stage::Killed(_)) {
                     self.kill(number, Kill::Forced);
                 }
             }
@@ -619,8 +643,8 @@ impl Pool {
             .map(|m| m.number)
             .collect();
         account::say(format_args!(
-            "{signal} received: stopping {} workers; running jobs get {}s to finish (send it again to kill them now)",
-            self.members.len(),
+            "{signal} received: stopping {}; running jobs get {}s to finish (send it again to kill them now)",
+            account::workers(self.members.len()),
             secs(
                 self.settings
                     .stop_timeout

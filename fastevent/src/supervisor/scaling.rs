@@ -126,18 +126,19 @@ pub fn decide(
             },
         };
     }
-    if backlog.ready == 0 && alive > limits.min {
-        if let Some(idle_for) = idle_for.filter(|idle| *idle >= limits.cooldown) {
-            let count = limits
-                .down_batch
-                .min(alive - limits.min)
-                .min(pool.idle.len());
-            if count > 0 {
-                return Decision::Stop {
-                    workers: pool.idle[..count].to_vec(),
-                    idle_for,
-                };
-            }
+    if backlog.ready == 0
+        && alive > limits.min
+        && let Some(idle_for) = idle_for.filter(|idle| *idle >= limits.cooldown)
+    {
+        let count = limits
+            .down_batch
+            .min(alive - limits.min)
+            .min(pool.idle.len());
+        if count > 0 {
+            return Decision::Stop {
+                workers: pool.idle[..count].to_vec(),
+                idle_for,
+            };
         }
     }
     Decision::Hold

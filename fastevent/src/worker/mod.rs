@@ -195,10 +195,13 @@ impl Worker {
                 Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                     record(done, &mut held, &mut report);
                 }
-                () = tokio::time::sleep(options.poll_interval), if running.len() < options.concurrency => {}
+                () = context.queue.wait_for_jobs(&context.worker_id, options.poll_interval), if running.len() < options.concurrency => {}
             }
         };
         report.stopped = stopped;
+        // Jobs a pushing queue (AMQP) prefetched for us go to other workers
+        // now, not after our grace period.
+        context.queue.stop_claiming(&context.worker_id).await;
         reporter.send(&WorkerMessage::Stopping {
             reason: format!("{stopped:?}"),
         });

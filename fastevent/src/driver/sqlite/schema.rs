@@ -40,8 +40,53 @@ CREATE TABLE IF NOT EXISTS fastevent_failed_jobs (
 );
 ";
 
-/// Opens the database: WAL, the chosen durability, the schema.
+/// Opens the database: WAL, the chosen durability, the schema. Two
+/// processes opening a fresh file at once can find it locked while the other
+/// switches it to WAL (SQLite does not wait on that lock): retried until the
+/// busy timeout has passed.
 pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let deadline = std::time::Instant::now() + options.busy_timeout;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match open_once(options) {
+            Err(Busy(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            Err(Busy(error)) => return Err(error),
+            Ok(connection) => return Ok(connection),
+            Err(Other(error)) => return Err(error),
+        }
+    }
+}
+
+enum OpenError {
+    Busy(StoreError),
+    Other(StoreError),
+}
+use OpenError::{Busy, Other};
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(error: rusqlite::Error) -> Self {
+        let busy = matches!(
+            error.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            Busy(error.into())
+        } else {
+            Other(error.into())
+        }
+    }
+}
+
+impl From<StoreError> for OpenError {
+    fn from(error: StoreError) -> Self {
+        Other(error)
+    }
+}
+
+fn open_once(options: &SqliteOptions) -> Result<Connection, OpenError> {
     if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", parent.display())))?;
@@ -50,9 +95,9 @@ pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
     connection.busy_timeout(options.busy_timeout)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError(format!(
+        return Err(Other(StoreError(format!(
             "the database refused WAL mode (journal_mode is {mode})"
-        )));
+        ))));
     }
     let synchronous = match options.synchronous {
         Synchronous::Full => "FULL",
@@ -64,7 +109,7 @@ pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
         Ok(()) => connection.execute_batch("COMMIT")?,
         Err(error) => {
             let _ = connection.execute_batch("ROLLBACK");
-            return Err(error);
+            return Err(Other(error));
         }
     }
     Ok(connection)

@@ -1,0 +1,426 @@
+//! The RabbitMQ driver (`QUEUE_DRIVER=amqp`, or `async_farm` as the
+//! reference system names it): the distributed queue, for when one machine
+//! is not enough. Workers on any number of machines share its queues.
+//!
+//! # Delivery guarantee: at least once
+//!
+//! | situation | what happens |
+//! | --- | --- |
+//! | `dispatch()` returns `Ok` | the broker confirmed every job of the event: each is a persistent message on a durable queue, on disk |
+//! | the broker is down or does not confirm in time | `dispatch()` returns an error naming the broker (its URL without the password). Jobs of that event confirmed before the failure stay queued: retrying the dispatch may run them twice |
+//! | listener succeeds | the job is acked: gone |
+//! | listener fails, tries left | a copy waits its backoff in a delay bucket (a queue whose TTL dead-letters it back), then the delivery is acked |
+//! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
+//! | the worker process dies (crash, SIGKILL, OOM, power) | the broker requeues its unacked jobs at once; each counts the interrupted attempt before it runs again, so a job that kills its worker every time reaches the failed store after `tries` crashes instead of looping (a job merely prefetched by the dead worker counts one too) |
+//! | soft timeout | the listener is cancelled; a failed attempt (retried or failed as above) |
+//! | hard timeout | the supervisor kills the worker: as a crash |
+//! | a listener outruns RabbitMQ's `consumer_timeout` | refused at start-up: every listener's timeouts must be shorter than `RABBITMQ_CONSUMER_TIMEOUT_S`; a listener without a timeout gets a warning. If it happens anyway, the broker closes the worker's channel and redelivers its jobs; the error is logged, and a job still running in the same process is taken back, not run twice |
+//! | the connection drops (broker restart, network) | publishers and workers reconnect with backoff. Unacked jobs are redelivered; one still running here keeps running (its new delivery replaces the lost one), one settled here while disconnected is settled again on redelivery. A redelivery that reaches another process runs there too: a duplicate |
+//! | worker stops (SIGTERM, scale-down) | no new jobs; jobs prefetched but not started are handed back at once, without an attempt counted; running ones get the grace period, then are handed back (the attempt counts) |
+//!
+//! So a job runs at least once, and may run more than once after a crash,
+//! a connection loss or a lost acknowledgement: listeners must be
+//! idempotent, as with any at-least-once queue.
+//!
+//! # Shape
+//!
+//! `connection`: one connection per process, reconnected with backoff, a
+//! pool of publisher channels. [`topology`]: the queues. `publish`:
+//! persistent, pipelined, confirmed. `consume`: a consumer per worker with
+//! prefetch = concurrency, feeding `claim`. `failed`: the failed store.
+//! `depth`: counts for scaling. `timeouts`: the start-up check against
+//! `consumer_timeout`. [`message`]: the wire format (body = the envelope,
+//! untouched; the rest in headers).
+
+mod connection;
+mod consume;
+mod depth;
+mod failed;
+pub mod message;
+mod publish;
+mod timeouts;
+pub mod topology;
+
+use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection};
+use super::{Driver, DriverError, JobBatch};
+use crate::dispatch::Dispatched;
+use crate::job::{self, JobDefaults, JobSigner};
+use crate::registry::registry;
+use crate::stats;
+use connection::{Broker, BrokerError};
+use consume::{Settlement, Workers};
+use depth::Local;
+use futures_util::future::BoxFuture;
+use message::JobMeta;
+use publish::{Outgoing, Route};
+use std::sync::Arc;
+use std::time::Duration;
+use topology::Topology;
+
+/// How to reach the broker and name the queues.
+#[derive(Debug, Clone)]
+pub struct AmqpOptions {
+    /// `amqp://user:password@host:port/vhost` (`RABBITMQ_URL`).
+    pub url: String,
+    /// Prefix of every queue name (`FASTEVENT_AMQP_PREFIX`).
+    pub prefix: String,
+    /// The AMQP name of the `default` queue, if not `{prefix}.default`
+    /// (`ASYNC_FARM_JOBS_QUEUE`).
+    pub default_queue: Option<String>,
+    /// RabbitMQ's `consumer_timeout`, as configured on the broker
+    /// (`RABBITMQ_CONSUMER_TIMEOUT_S`; `None`: disabled there).
+    pub consumer_timeout: Option<Duration>,
+    /// How long a dispatch (or a queue command) waits for the broker:
+    /// reconnecting and confirming (`FASTEVENT_AMQP_TIMEOUT_S`).
+    pub operation_timeout: Duration,
+    /// `x-expires` of every queue: for tests, whose fresh queues should
+    /// vanish by themselves. Never set it in production: an idle queue may
+    /// still hold jobs.
+    pub queue_expires: Option<Duration>,
+}
+
+impl AmqpOptions {
+    /// The default URL: a local broker with the default account.
+    pub const DEFAULT_URL: &'static str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    /// The default prefix.
+    pub const DEFAULT_PREFIX: &'static str = "fastevent";
+    /// RabbitMQ's default `consumer_timeout`.
+    pub const DEFAULT_CONSUMER_TIMEOUT: Duration = Duration::from_secs(1800);
+
+    /// The defaults, with `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: Self::DEFAULT_PREFIX.into(),
+            default_queue: None,
+            consumer_timeout: Some(Self::DEFAULT_CONSUMER_TIMEOUT),
+            operation_timeout: Duration::from_secs(10),
+            queue_expires: None,
+        }
+    }
+
+    /// The URL with its password hidden.
+    pub fn shown_url(&self) -> String {
+        connection::redact(&self.url)
+    }
+
+    /// Why these options cannot work, if they cannot.
+    pub fn problem(&self) -> Option<(&'static str, String, String)> {
+        let url = self.url.trim();
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("amqp") => {}
+            Some("amqps") => {
+                return Some((
+                    "RABBITMQ_URL",
+                    self.shown_url(),
+                    "an amqp:// URL: this build has no TLS (amqps://); terminate TLS in front of the broker or use a local link".into(),
+                ));
+            }
+            _ => {
+                return Some((
+                    "RABBITMQ_URL",
+                    self.shown_url(),
+                    "an AMQP URL: amqp://user:password@host:5672/vhost".into(),
+                ));
+            }
+        }
+        if url.parse::<lapin::uri::AMQPUri>().is_err() {
+            return Some((
+                "RABBITMQ_URL",
+                self.shown_url(),
+                "an AMQP URL: amqp://user:password@host:5672/vhost".into(),
+            ));
+        }
+        let valid_name = |name: &str| {
+            !name.is_empty()
+                && name.len() <= 200
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))
+        };
+        if !valid_name(&self.prefix) {
+            return Some((
+                "FASTEVENT_AMQP_PREFIX",
+                self.prefix.clone(),
+                "letters, digits, `_`, `.`, `-`, `:` (at most 200)".into(),
+            ));
+        }
+        if let Some(name) = self.default_queue.as_ref().filter(|n| !valid_name(n)) {
+            return Some((
+                "ASYNC_FARM_JOBS_QUEUE",
+                name.clone(),
+                "letters, digits, `_`, `.`, `-`, `:` (at most 200)".into(),
+            ));
+        }
+        None
+    }
+}
+
+/// The RabbitMQ queue driver: both the [`Driver`] dispatch hands jobs to and
+/// the [`DurableQueue`] workers take them from. Cheap to clone; clones share
+/// the connection.
+#[derive(Clone)]
+pub struct AmqpDriver {
+    inner: Arc<Inner>,
+}
+
+/// What every part of the driver shares.
+pub(crate) struct Inner {
+    broker: Broker,
+    topology: Topology,
+    options: AmqpOptions,
+    defaults: JobDefaults,
+    signer: Option<JobSigner>,
+    workers: Workers,
+    local: Local,
+}
+
+impl AmqpDriver {
+    /// A driver for the broker `options` names; it connects on first use.
+    pub fn new(options: AmqpOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
+        let topology = Topology {
+            prefix: options.prefix.clone(),
+            default_queue: options.default_queue.clone(),
+            expires: options.queue_expires,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                broker: Broker::new(options.url.trim().to_string()),
+                topology,
+                options,
+                defaults,
+                signer,
+                workers: Workers::default(),
+                local: Local::default(),
+            }),
+        }
+    }
+
+    /// The queue layout (names of work, delay and failed queues).
+    pub fn topology(&self) -> &Topology {
+        &self.inner.topology
+    }
+
+    /// Declares the queues of fastevent queue `queue` now (its work queue
+    /// and delay buckets) rather than at first use: for deploy scripts, or
+    /// before other programs publish to it.
+    pub async fn declare(&self, queue: &str) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + inner.options.operation_timeout;
+        let link = inner
+            .broker
+            .link(deadline)
+            .await
+            .map_err(|e| inner.queue_error(e.message))?;
+        inner.local.touch(queue);
+        inner
+            .topology
+            .declare_work_queue(&link, queue)
+            .await
+            .map_err(|e| inner.queue_error(format!("declaring queue `{queue}`: {e}")))
+    }
+
+    /// Checks the listeners linked into this program against the broker's
+    /// `consumer_timeout`: refused when a listener may run as long as the
+    /// broker's limit; logs a warning per listener without any timeout.
+    pub fn check_listener_timeouts(&self) -> Result<(), String> {
+        let listeners = registry().events().iter().flat_map(|event| {
+            event
+                .listeners
+                .iter()
+                .map(move |l| timeouts::ListenerTimeouts {
+                    event: event.event.name,
+                    listener: l.name,
+                    soft: l.options.timeout,
+                    hard: l.options.hard_timeout,
+                })
+        });
+        let warnings = timeouts::check(
+            self.inner.options.consumer_timeout,
+            &self.inner.defaults,
+            listeners,
+        )?;
+        for warning in warnings {
+            tracing::warn!(target: "fastevent", "{warning}");
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn queue_error(&self, message: String) -> QueueError {
+        QueueError {
+            driver: "amqp",
+            message,
+        }
+    }
+
+    /// Publishes and waits for the confirms, within the operation timeout.
+    async fn publish(&self, messages: &[Outgoing]) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
+        self.publish_until(messages, deadline).await
+    }
+
+    async fn publish_until(
+        &self,
+        messages: &[Outgoing],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), BrokerError> {
+        for message in messages {
+            if let Route::Work(queue) | Route::Delay(queue, _) = &message.route {
+                self.local.touch(queue);
+            }
+        }
+        publish::publish(&self.broker, &self.topology, messages, deadline).await
+    }
+}
+
+impl Driver for AmqpDriver {
+    fn name(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+        Box::pin(async move {
+            let event = batch.event_name();
+            let inner = &self.inner;
+            let jobs =
+                job::encode_batch(&batch, &inner.defaults, inner.signer.as_ref()).map_err(|e| {
+                    DriverError {
+                        driver: "amqp",
+                        event,
+                        message: e.to_string(),
+                        source: Some(Box::new(e)),
+                    }
+                })?;
+            let messages: Vec<Outgoing> = jobs
+                .into_iter()
+                .map(|job| {
+                    let properties = JobMeta::dispatched(&job).properties();
+                    Outgoing {
+                        route: Route::Work(job.queue),
+                        properties,
+                        body: job.body,
+                    }
+                })
+                .collect();
+            inner.publish(&messages).await.map_err(|e| DriverError {
+                driver: "amqp",
+                event,
+                message: e.message.clone(),
+                source: Some(Box::new(e)),
+            })?;
+            stats::record_dispatched(messages.len());
+            Ok(Dispatched {
+                jobs: messages.len(),
+            })
+        })
+    }
+}
+
+impl DurableQueue for AmqpDriver {
+    fn name(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn claim<'a>(
+        &'a self,
+        queues: &'a [String],
+        limit: usize,
+        worker: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
+        for queue in queues {
+            self.inner.local.touch(queue);
+        }
+        Box::pin(self.inner.claim(queues, limit, worker, lease))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(self.inner.settle(job, worker, Settlement::Ack))
+    }
+
+    fn retry<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(
+            self.inner
+                .settle(job, worker, Settlement::Retry(delay, error.to_string())),
+        )
+    }
+
+    fn fail<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(
+            self.inner
+                .settle(job, worker, Settlement::Fail(error.to_string())),
+        )
+    }
+
+    fn release<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(async move {
+            self.inner.release(job, worker).await;
+            Ok(())
+        })
+    }
+
+    fn extend_leases<'a>(
+        &'a self,
+        worker: &'a str,
+        _receipts: &'a [i64],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        // A delivery is held for as long as the worker's channel lives; the
+        // lease only tells that the worker is alive (see `consume`).
+        self.inner.heard_from(worker, lease);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
+        Box::pin(self.inner.depth())
+    }
+
+    fn failed_jobs(&self, limit: usize) -> BoxFuture<'_, Result<Vec<FailedJob>, QueueError>> {
+        Box::pin(self.inner.failed_jobs(limit))
+    }
+
+    fn failed_job(&self, id: i64) -> BoxFuture<'_, Result<Option<FailedJob>, QueueError>> {
+        Box::pin(self.inner.failed_job(id))
+    }
+
+    fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.inner.retry_failed(which))
+    }
+
+    fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.inner.forget_failed(which))
+    }
+
+    fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(self.inner.failed_count())
+    }
+
+    fn wait_for_jobs<'a>(&'a self, worker: &'a str, at_most: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(self.inner.wait_for_jobs(worker, at_most))
+    }
+
+    fn stop_claiming<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.inner.stop_claiming(worker))
+    }
+}

@@ -1,0 +1,271 @@
+//! The embedded command line, run as a real program (`farm-test-app`, an
+//! application with four events) on a SQLite queue in a private directory:
+//! `events`, `status`, `failed list|show|retry|forget`, and the exit codes
+//! scripts rely on (0 done, 1 failed with one line on stderr, 2 usage).
+
+#[path = "apps/harness.rs"]
+mod harness;
+
+use harness::App;
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn events_lists_the_wiring_with_listener_options() {
+    let app = App::new("events");
+    let events = app.json(&["events", "--json"]);
+    let events = events.as_array().unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["doomed", "ping", "slow", "stuck"], "sorted by name");
+
+    let stuck = &events[3];
+    assert_eq!(stuck["type"], "farm_test_app::Stuck");
+    assert_eq!(stuck["version"], 1);
+    let listener = &stuck["listeners"][0];
+    assert_eq!(listener["name"], "blocks_thread");
+    assert_eq!(listener["type"], "farm_test_app::BlocksThread");
+    assert_eq!(listener["queue"], "default");
+    assert_eq!(listener["tries"], 2);
+    assert_eq!(listener["hard_timeout_ms"], 1000);
+    assert_eq!(listener["timeout_ms"], serde_json::Value::Null);
+
+    let slow = &events[2]["listeners"][0];
+    assert_eq!(slow["backoff"]["kind"], "exponential");
+    assert_eq!(slow["backoff"]["first_ms"], 100);
+    assert_eq!(events[0]["listeners"][0]["tries"], 1);
+    assert_eq!(events[1]["listeners"][0]["tries"], serde_json::Value::Null);
+
+    let table = app.ok(&["events"]);
+    assert!(
+        table.contains("stuck (farm_test_app::Stuck, v1)"),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(
+            |l| l.contains("-> blocks_thread (farm_test_app::BlocksThread)") && l.contains("1s")
+        ),
+        "{table}"
+    );
+}
+
+#[test]
+fn status_shows_the_depth_of_each_queue() {
+    let app = App::new("status");
+    assert_eq!(app.depth(), (0, 0, 0));
+    app.dispatch("ping", 3);
+    assert_eq!(app.depth(), (3, 0, 0));
+    let table = app.ok(&["status"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["default", "3", "0", "0"]),
+        "{table}"
+    );
+    assert!(table.contains("Failed jobs: 0"), "{table}");
+}
+
+#[test]
+fn failed_jobs_can_be_listed_shown_retried_and_forgotten() {
+    let app = App::new("failed");
+    app.dispatch("doomed", 2);
+    // One worker in this process, until the queue is empty.
+    app.ok(&["work", "--worker", "--stop-when-empty"]);
+    assert_eq!(app.depth(), (0, 0, 2));
+
+    let list = app.json(&["failed", "list", "--json"]);
+    let jobs = list.as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        assert_eq!(job["event"], "doomed");
+        assert_eq!(job["listener"], "always_fails");
+        assert_eq!(job["attempts"], 1);
+        assert!(
+            job["error"].as_str().unwrap().contains("fails on purpose"),
+            "{job}"
+        );
+    }
+    let newest = jobs[0]["id"].as_i64().unwrap();
+    let oldest = jobs[1]["id"].as_i64().unwrap();
+    assert!(newest > oldest, "newest first");
+    assert_eq!(
+        app.json(&["failed", "list", "--json", "--limit", "1"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let table = app.ok(&["failed", "list"]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+
+    let shown = app.ok(&["failed", "show", &oldest.to_string()]);
+    assert!(shown.contains(&format!("id:         {oldest}")), "{shown}");
+    assert!(shown.contains("listener:   always_fails"), "{shown}");
+    // Which of the two failed first is up to the worker: read its number.
+    let error = jobs[1]["error"].as_str().unwrap();
+    let n = error
+        .split("doomed job ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the job's number in its error");
+    assert!(shown.contains(&format!("error:      {error}")), "{shown}");
+    assert!(
+        shown.contains(&format!(r#""payload":{{"n":{n}}}"#)),
+        "the raw envelope: {shown}"
+    );
+    let json = app.json(&["failed", "show", &oldest.to_string(), "--json"]);
+    assert!(
+        json["envelope"]
+            .as_str()
+            .unwrap()
+            .contains(r#""listener":"always_fails""#)
+    );
+
+    let missing = app.run(&["failed", "show", "99999"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&missing).trim(),
+        "error: no failed job has id 99999 (see `failed list`)"
+    );
+
+    let retried = app.ok(&["failed", "retry", &oldest.to_string()]);
+    assert!(
+        retried.contains(&format!("Retried failed job {oldest}")),
+        "{retried}"
+    );
+    assert_eq!(app.depth(), (1, 0, 1), "back on its queue");
+    assert_eq!(
+        app.run(&["failed", "retry", &oldest.to_string()])
+            .status
+            .code(),
+        Some(1),
+        "already retried"
+    );
+    assert_eq!(
+        app.run(&["failed", "forget", "99999"]).status.code(),
+        Some(1)
+    );
+
+    let forgot = app.ok(&["failed", "forget", "all"]);
+    assert_eq!(forgot.trim(), "Forgot 1 failed job.");
+    assert_eq!(
+        app.json(&["failed", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(app.ok(&["failed", "list"]).trim(), "No failed jobs.");
+    assert_eq!(
+        app.ok(&["failed", "retry", "all"]).trim(),
+        "Retried 0 failed jobs."
+    );
+
+    // The retried job fails again, on a fresh attempt.
+    app.ok(&["work", "--worker", "--once"]);
+    assert_eq!(app.depth(), (0, 0, 1));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let app = App::new("usage");
+    for args in [
+        &["failed", "retry", "seven"][..],
+        &["work", "--concurrency", "0"],
+        &["work", "--max-time", "soon"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let output = app.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr_of(&output)
+        );
+    }
+    for args in [
+        &["--help"][..],
+        &["work", "--help"],
+        &["failed", "retry", "--help"],
+        &["status", "--help"],
+    ] {
+        let output = app.run(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+    let help = app.ok(&["work", "--help"]);
+    for flag in [
+        "--queue",
+        "--concurrency",
+        "--once",
+        "--stop-when-empty",
+        "--max-jobs",
+        "--max-time",
+        "--min-workers",
+        "--max-workers",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    assert!(!help.contains("--worker "), "--worker is hidden: {help}");
+}
+
+/// (environment, arguments, the start of the error line)
+type BadConfig = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+    &'static str,
+);
+
+#[test]
+fn a_bad_configuration_is_one_clear_line_and_exit_1() {
+    let cases: [BadConfig; 6] = [
+        (
+            &[("MIN_WORKERS", "abc")],
+            &["work"],
+            "error: MIN_WORKERS=\"abc\" is not valid: expected a whole number from 1 to 1000",
+        ),
+        (
+            &[("MIN_WORKERS", "5"), ("MAX_WORKERS", "2")],
+            &["work"],
+            "error: MIN_WORKERS=\"5\" is not valid: expected at most MAX_WORKERS (2)",
+        ),
+        (
+            &[],
+            &["work", "--min-workers", "3", "--max-workers", "2"],
+            "error: MIN_WORKERS=\"3\" is not valid: expected at most MAX_WORKERS (2)",
+        ),
+        (
+            &[("PREFETCH_PER_WORKER", "lots")],
+            &["work", "--worker"],
+            "error: PREFETCH_PER_WORKER=\"lots\" is not valid",
+        ),
+        (
+            &[("QUEUE_DRIVER", "sync")],
+            &["status"],
+            "error: the `sync` driver keeps no queue",
+        ),
+        (
+            &[("FASTEVENT_SQLITE_PATH", "/dev/null/queue.db")],
+            &["failed", "list"],
+            "error: ",
+        ),
+    ];
+    for (env, args, expected) in cases {
+        let mut app = App::new("bad-config");
+        for (name, value) in env {
+            app.set(name, value);
+        }
+        let output = app.run(args);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(1), "{env:?} {args:?}: {stderr}");
+        assert!(stderr.starts_with(expected), "{env:?} {args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("worker 1 started"),
+            "no worker starts on a bad configuration"
+        );
+    }
+}

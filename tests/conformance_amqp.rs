@@ -1,0 +1,185 @@
+//! The driver conformance suite on the RabbitMQ driver, unchanged. Each test
+//! gets queues of its own (a unique prefix; they expire 10 minutes after
+//! their last use).
+//!
+//! Runs when `FASTEVENT_AMQP_URL` names a broker (`.ci/run` starts one and
+//! sets it); otherwise each test says it was skipped and passes, so a plain
+//! `cargo test` needs no server.
+
+// The suite's bookkeeping statics are spelled out on purpose (one line each).
+#[allow(clippy::type_complexity)]
+mod conformance;
+
+use conformance::{Queue, Target};
+use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
+use fastevent::job::{JobDefaults, JobSigner};
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const URL_ENV: &str = "FASTEVENT_AMQP_URL";
+const PREFIX_ENV: &str = "FASTEVENT_CONFORMANCE_AMQP_PREFIX";
+const CHILD_ENV: &str = "FASTEVENT_CONFORMANCE_CHILD";
+
+struct Amqp;
+
+/// The broker's URL, or `None` (after saying so) when the tests are off.
+fn url() -> Option<String> {
+    let url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!(
+            "skipped: needs RabbitMQ; set {URL_ENV} (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)"
+        );
+    }
+    url
+}
+
+fn fresh_prefix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "fe-conformance-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn driver(prefix: &str, signer: Option<JobSigner>) -> AmqpDriver {
+    let url = std::env::var(URL_ENV).expect("checked by the test");
+    let options = AmqpOptions {
+        prefix: prefix.to_string(),
+        queue_expires: Some(Duration::from_secs(600)),
+        ..AmqpOptions::new(url)
+    };
+    AmqpDriver::new(options, JobDefaults::default(), signer)
+}
+
+fn open(prefix: String, signing_key: Option<&str>) -> Queue {
+    let signer = signing_key.map(|k| JobSigner::new(k).unwrap());
+    let driver = Arc::new(driver(&prefix, signer.clone()));
+    Queue {
+        driver: driver.clone(),
+        durable: driver,
+        signer,
+        child_env: vec![
+            (PREFIX_ENV.into(), prefix),
+            (URL_ENV.into(), std::env::var(URL_ENV).unwrap()),
+        ],
+    }
+}
+
+impl Target for Amqp {
+    fn open(&self, signing_key: Option<&str>) -> Queue {
+        open(fresh_prefix(), signing_key)
+    }
+
+    fn open_from_env(&self) -> Queue {
+        open(std::env::var(PREFIX_ENV).unwrap(), None)
+    }
+
+    fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>) {
+        let prefix = queue.child_env[0].1.clone();
+        let (body, signature) = (body.to_vec(), signature.map(str::to_string));
+        block_on(async move {
+            // The queue exists with the driver's arguments, then the bytes
+            // go in as any other AMQP client would put them.
+            let driver = driver(&prefix, None);
+            driver.declare("default").await.unwrap();
+            let url = std::env::var(URL_ENV).unwrap();
+            let connection = Connection::connect(&url, ConnectionProperties::default())
+                .await
+                .unwrap();
+            let channel = connection.create_channel().await.unwrap();
+            channel.confirm_select(Default::default()).await.unwrap();
+            let mut headers = FieldTable::default();
+            if let Some(signature) = signature {
+                headers.insert(
+                    message::SIGNATURE.into(),
+                    AMQPValue::LongString(LongString::from(signature.into_bytes())),
+                );
+            }
+            let confirm = channel
+                .basic_publish(
+                    "".into(),
+                    driver.topology().work_queue("default").into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
+                    &body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_headers(headers),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert!(confirm.is_ack() && confirm.take_message().is_none());
+            let _ = connection.close(200, "done".into()).await;
+        });
+    }
+}
+
+/// `inject_raw` is called from async tests: a runtime of its own, on
+/// another thread, does the publishing.
+fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    })
+    .join()
+    .unwrap()
+}
+
+// Each test returns at once, after saying so, when no broker is configured.
+conformance_suite!({
+    if url().is_none() {
+        return;
+    }
+    Amqp
+});
+
+/// This test binary again, as a worker process whose slow jobs block and
+/// whose crash jobs crash it.
+fn spawn_child(queue: &Queue) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_worker", "--nocapture"])
+        .envs(queue.child_env.iter().cloned())
+        .env(CHILD_ENV, "1")
+        .env(conformance::BLOCK_ENV, "1")
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_loses_nothing() {
+    if url().is_none() {
+        return;
+    }
+    conformance::a_worker_killed_mid_job_loses_nothing(&Amqp, &spawn_child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
+    if url().is_none() {
+        return;
+    }
+    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(&Amqp, &spawn_child).await;
+}
+
+/// The worker process that the tests above kill; does nothing otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_worker() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        conformance::run_child_worker(&Amqp).await;
+    }
+}
