@@ -493,3 +493,135 @@ fn a_second_sigint_kills_the_workers_and_the_interrupted_job_is_not_lost() {
     // Never acked: once its lease runs out the job is ready again.
     wait_until("the job to be ready again", || app.depth() == (1, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handle_changes_the_pool_bounds_at_run_time_and_stops_it_like_sigterm() {
+    use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
+    use fastevent::job::JobDefaults;
+    use fastevent::supervisor::{
+        ControlError, Supervisor, SupervisorExit, SupervisorSettings, SupervisorState,
+        WorkerCommand, WorkerState,
+    };
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::{mpsc, watch};
+
+    /// The first snapshot for which `holds` is true.
+    async fn until(
+        state: &mut watch::Receiver<SupervisorState>,
+        what: &str,
+        holds: impl Fn(&SupervisorState) -> bool,
+    ) -> SupervisorState {
+        let wait = async {
+            loop {
+                {
+                    let now = state.borrow_and_update();
+                    if holds(&now) {
+                        return now.clone();
+                    }
+                }
+                state.changed().await.expect("the supervisor runs");
+            }
+        };
+        tokio::time::timeout(harness::PATIENCE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("gave up waiting for {what}: {:?}", state.borrow()))
+    }
+    fn ready(state: &SupervisorState) -> usize {
+        state
+            .workers
+            .iter()
+            .filter(|w| w.state == WorkerState::Ready)
+            .count()
+    }
+
+    let app = App::new("control");
+    let queue = Arc::new(SqliteDriver::new(
+        SqliteOptions {
+            path: app.dir().join("queue.db"),
+            synchronous: Synchronous::Normal,
+            busy_timeout: Duration::from_secs(10),
+        },
+        JobDefaults::default(),
+        None,
+    ));
+    let mut args: Vec<std::ffi::OsString> =
+        app.env_assignments().into_iter().map(Into::into).collect();
+    args.extend([env!("CARGO_BIN_EXE_farm-test-app"), "work", "--worker"].map(Into::into));
+    let command = WorkerCommand {
+        program: "env".into(),
+        args,
+    };
+    let settings = SupervisorSettings {
+        min_workers: 1,
+        max_workers: 1,
+        scale_check_interval: Duration::from_millis(100),
+        scale_up_batch: 1,
+        scale_down_batch: 1,
+        scale_down_cooldown: Duration::from_secs(60),
+        heartbeat_timeout: Duration::from_secs(10),
+        stop_timeout: Duration::from_secs(5),
+        concurrency: 10,
+        queues: vec!["default".into()],
+    };
+    // The account to a channel, as the dashboard takes it.
+    let (lines_tx, mut lines) = mpsc::channel(1024);
+    let supervisor = Supervisor::new(settings, command).account_to(lines_tx);
+    let handle = supervisor.handle();
+    let mut state = supervisor.subscribe();
+    let run = tokio::spawn(supervisor.run(queue));
+
+    until(&mut state, "worker 1 ready", |s| ready(s) == 1).await;
+    assert!(matches!(
+        handle.set_pool(3, 2),
+        Err(ControlError::Bounds(why)) if why.contains("cannot exceed the maximum")
+    ));
+    assert!(matches!(
+        handle.set_pool(0, 2),
+        Err(ControlError::Bounds(_))
+    ));
+
+    // A higher minimum is started at once, past the old maximum.
+    handle.set_pool(3, 3).unwrap();
+    until(&mut state, "3 workers ready", |s| {
+        (s.min_workers, s.max_workers) == (3, 3) && ready(s) == 3
+    })
+    .await;
+    // A lower maximum stops the excess (the newest), which drain.
+    handle.set_pool(1, 1).unwrap();
+    let trimmed = until(&mut state, "the pool back to 1 worker", |s| {
+        s.max_workers == 1 && s.workers.len() == 1
+    })
+    .await;
+    assert_eq!(trimmed.workers[0].number, 1, "the oldest stays");
+    assert_eq!(trimmed.counters.crashed, 0);
+
+    handle.shut_down().unwrap();
+    let exit = tokio::time::timeout(harness::PATIENCE, run)
+        .await
+        .expect("the supervisor stops")
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit, SupervisorExit::Shutdown);
+    assert_eq!(handle.set_pool(1, 1), Err(ControlError::Stopped));
+
+    let mut said = Vec::new();
+    while let Ok(line) = lines.try_recv() {
+        said.push(line.to_string());
+    }
+    for expected in [
+        "[supervisor] pool bounds changed to 3..3 workers (were 1..1)",
+        "[supervisor] 1 of a minimum of 3 workers alive; starting 2",
+        "[supervisor] pool bounds changed to 1..1 workers (were 3..3)",
+        "[supervisor] 3 alive, more than the maximum of 1; stopping worker 3, 2",
+        "[supervisor] worker 3 stopped after scale-down (exit code 0)",
+        "[supervisor] worker 2 stopped after scale-down (exit code 0)",
+        "[supervisor] quit received: stopping 1 worker",
+        "[supervisor] worker 1 stopped after shutdown (exit code 0)",
+    ] {
+        assert!(
+            said.iter().any(|l| l.starts_with(expected)),
+            "no {expected:?} in {said:#?}"
+        );
+    }
+}

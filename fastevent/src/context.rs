@@ -323,6 +323,22 @@ impl ContextSnapshot {
         ContextSnapshot(Values((!map.is_empty()).then(|| Arc::new(map))))
     }
 
+    /// The JSON text of one value, if carried.
+    pub(crate) fn json_of(&self, name: &str) -> Option<&str> {
+        self.0.get(name)?.json.as_deref()
+    }
+
+    /// A copy with one more value (or another value for `name`), as JSON.
+    pub(crate) fn with_json(&self, name: &'static str, json: String) -> Self {
+        let mut values = self.0.clone();
+        let slot = Slot {
+            value: None,
+            json: Some(Arc::from(json)),
+        };
+        values.insert(name, slot);
+        ContextSnapshot(values)
+    }
+
     /// Runs `future` in a scope holding exactly these values: how a job's
     /// listener sees the context of its dispatch.
     pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {

@@ -5,10 +5,14 @@ use crate::config::{self, ConfigError};
 use crate::context::ContextSnapshot;
 use crate::driver::{Driver, DriverError, JobBatch};
 use crate::event::Event;
+use crate::observe::spans;
+use crate::observe::trace::DispatchTrace;
 use crate::registry::{RegistryError, registry};
 use crate::run::{self, FailureReason};
 use crate::testing::{self, Intercepted};
+use futures_util::future::BoxFuture;
 use std::fmt;
+use tracing::{Instrument, Span};
 
 /// What `dispatch` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +106,53 @@ async fn enqueue<E: Event>(driver: &dyn Driver, event: E) -> Result<Dispatched, 
         return Ok(Dispatched { jobs: 0 });
     }
     let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
-    match driver.enqueue_now(batch) {
+    // One await point whatever the path, so that tracing adds no state to
+    // the future every dispatch builds.
+    match hand_over(driver, batch) {
         Ok(done) => Ok(done?),
-        Err(batch) => Ok(driver.enqueue(batch).await?),
+        Err(pending) => Ok(pending.await?),
+    }
+}
+
+/// What a driver said to a batch: done at once (in-process drivers), or a
+/// future to await.
+type HandedOver<'a> =
+    Result<Result<Dispatched, DriverError>, BoxFuture<'a, Result<Dispatched, DriverError>>>;
+
+/// Hands `batch` to `driver`, inside a `dispatch` span when one is recorded.
+#[inline]
+fn hand_over(driver: &dyn Driver, batch: JobBatch) -> HandedOver<'_> {
+    if spans::may_be_enabled() {
+        let span = spans::dispatch(batch.event_name(), driver, batch.listeners().len());
+        if !span.is_disabled() {
+            return hand_over_traced(driver, batch, span);
+        }
+    }
+    match driver.enqueue_now(batch) {
+        Ok(done) => Ok(done),
+        Err(batch) => Err(driver.enqueue(batch)),
+    }
+}
+
+/// `hand_over` inside the recorded `dispatch` span, whose trace the jobs carry.
+#[inline(never)]
+fn hand_over_traced(driver: &dyn Driver, mut batch: JobBatch, span: Span) -> HandedOver<'_> {
+    let trace = DispatchTrace::new(batch.context(), span.id());
+    spans::record_trace(&span, &trace.trace_id(batch.context()), &trace.span_id());
+    batch.set_trace(trace);
+    match span.in_scope(|| driver.enqueue_now(batch)) {
+        Ok(done) => {
+            spans::dispatch_finished(&span, &done);
+            Ok(done)
+        }
+        Err(batch) => {
+            let pending = driver.enqueue(batch).instrument(span.clone());
+            Err(Box::pin(async move {
+                let result = pending.await;
+                spans::dispatch_finished(&span, &result);
+                result
+            }))
+        }
     }
 }
 

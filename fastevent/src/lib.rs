@@ -22,6 +22,7 @@ mod env;
 mod event;
 pub mod job;
 mod listener;
+pub mod observe;
 pub mod registry;
 mod run;
 mod stats;

@@ -1,5 +1,6 @@
 //! Process-wide job counters: what `dispatch` handed over and how the jobs
-//! run in this process ended.
+//! run in this process ended (by the `sync` driver or by workers). The job
+//! metrics of [`crate::observe`] count from the same calls.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +15,9 @@ pub struct Stats {
     pub dispatched: u64,
     /// Jobs run here whose listener succeeded.
     pub succeeded: u64,
-    /// Jobs run here whose listener failed, panicked or timed out.
+    /// Jobs run here that were given up: their listener failed, panicked
+    /// or timed out on the last try (or, on a worker, the job could not
+    /// run at all and went to the failed store).
     pub failed: u64,
 }
 

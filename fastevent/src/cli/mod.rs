@@ -36,6 +36,7 @@ mod events;
 mod failed;
 mod format;
 mod status;
+mod tui;
 mod work;
 
 pub use events::EventsArgs;
@@ -59,7 +60,8 @@ struct Cli {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Run workers: a supervisor that keeps a pool of worker processes
-    /// sized to the queue (Ctrl+C or SIGTERM drains them).
+    /// sized to the queue (Ctrl+C or SIGTERM drains them); `--tui` shows
+    /// it as a live dashboard.
     Work(WorkArgs),
     /// List, show, retry or forget jobs in the failed store.
     #[command(subcommand)]

@@ -1,54 +1,73 @@
 //! `status`: the jobs of each queue by state, and the failed store's size.
+//! `work --tui` shows the same figures, read by the same function
+//! ([`queue_status`]), so a script and the dashboard never disagree.
 
 use super::format::Table;
 use super::{CommandResult, print_json};
 use crate::config::durable_queue;
-use crate::driver::durable::QueueDepth;
+use crate::driver::durable::{DurableQueue, QueueDepth, QueueError};
 use crate::registry::registry;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 /// Flags of `status`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "The queues and `failed` (the failed store's size) are the figures \
+`work --tui` shows. Throughput and failures per minute are not: the queue keeps no \
+record of the jobs that succeeded, and counting recent failures would read the whole \
+failed store (a scan, on AMQP). Only a running supervisor counts them, from its \
+workers' reports: `work --tui` shows its own."
+)]
 pub struct StatusArgs {
     /// Print JSON: {"queues": [{"queue", "ready", "running", "delayed"}], "failed": N}
     #[arg(long)]
     pub json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct Status {
-    queues: Vec<QueueDepth>,
-    failed: u64,
+/// The jobs of each queue, and the failed store's size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub(super) struct Status {
+    /// Every queue a listener of this program sends to, and every other
+    /// queue the driver reports, by name.
+    pub queues: Vec<QueueDepth>,
+    /// Jobs in the failed store.
+    pub failed: u64,
+}
+
+/// Reads the status: cheap on every driver (counts, no scan of the failed
+/// store), so a dashboard may read it every second.
+pub(super) async fn queue_status(queue: &dyn DurableQueue) -> Result<Status, QueueError> {
+    let depths = queue.depth().await?;
+    let failed = queue.failed_count().await?;
+    // Every queue a listener of this program sends to is listed, empty
+    // ones too: "0 ready" is an answer, a missing row is a question.
+    let mut queues: BTreeMap<String, QueueDepth> = registry()
+        .events()
+        .iter()
+        .flat_map(|e| &e.listeners)
+        .map(|l| l.options.queue.unwrap_or("default").to_string())
+        .map(|name| {
+            let depth = QueueDepth {
+                queue: name.clone(),
+                ..QueueDepth::default()
+            };
+            (name, depth)
+        })
+        .collect();
+    for depth in depths {
+        queues.insert(depth.queue.clone(), depth);
+    }
+    Ok(Status {
+        queues: queues.into_values().collect(),
+        failed,
+    })
 }
 
 impl StatusArgs {
     pub(super) async fn run(self) -> CommandResult {
         let queue = durable_queue()?;
-        let depths = queue.depth().await?;
-        let failed = queue.failed_count().await?;
-        // Every queue a listener of this program sends to is listed, empty
-        // ones too: "0 ready" is an answer, a missing row is a question.
-        let mut queues: BTreeMap<String, QueueDepth> = registry()
-            .events()
-            .iter()
-            .flat_map(|e| &e.listeners)
-            .map(|l| l.options.queue.unwrap_or("default").to_string())
-            .map(|name| {
-                let depth = QueueDepth {
-                    queue: name.clone(),
-                    ..QueueDepth::default()
-                };
-                (name, depth)
-            })
-            .collect();
-        for depth in depths {
-            queues.insert(depth.queue.clone(), depth);
-        }
-        let status = Status {
-            queues: queues.into_values().collect(),
-            failed,
-        };
+        let status = queue_status(&*queue).await?;
         if self.json {
             return print_json(&status);
         }

@@ -52,6 +52,12 @@ pub struct WorkArgs {
     #[arg(long, value_name = "N")]
     pub max_workers: Option<usize>,
 
+    /// Show a live dashboard instead of the supervisor's log: workers,
+    /// running jobs, throughput, queues, failed jobs; keys change the pool
+    /// and retry failed jobs (needs a terminal)
+    #[arg(long)]
+    pub tui: bool,
+
     /// Run one worker in this process instead of a supervisor
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -166,7 +172,13 @@ impl WorkArgs {
         let command = WorkerCommand::current_exe(args).map_err(|e| {
             CliError::new(format!("cannot find this program to start workers: {e}"))
         })?;
-        match Supervisor::new(settings, command).run(queue).await? {
+        let supervisor = Supervisor::new(settings, command);
+        if self.tui {
+            // Workers get `--tui` too (they run with this process's
+            // arguments); `--worker` comes first in `run`, so they ignore it.
+            return super::tui::run(supervisor, queue).await;
+        }
+        match supervisor.run(queue).await? {
             SupervisorExit::Shutdown | SupervisorExit::Finished => Ok(ExitCode::SUCCESS),
         }
     }

@@ -12,6 +12,7 @@ use crate::context::ContextSnapshot;
 use crate::dispatch::Dispatched;
 use crate::event::Event;
 use crate::listener::BoxError;
+use crate::observe::trace::DispatchTrace;
 use crate::registry::{AnyEvent, ListenerEntry};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -50,6 +51,9 @@ pub struct JobBatch {
     encode: fn(&AnyEvent) -> Result<String, serde_json::Error>,
     listeners: &'static [&'static ListenerEntry],
     context: ContextSnapshot,
+    /// Set when a subscriber records this dispatch's span. Plain data, so
+    /// that the batch every dispatch builds gains no drop glue.
+    trace: Option<DispatchTrace>,
 }
 
 impl JobBatch {
@@ -65,6 +69,7 @@ impl JobBatch {
             encode: encode::<E>,
             listeners,
             context,
+            trace: None,
         }
     }
 
@@ -86,6 +91,15 @@ impl JobBatch {
     /// The context captured where the event was dispatched.
     pub fn context(&self) -> &ContextSnapshot {
         &self.context
+    }
+
+    /// The trace of this dispatch, when its span is recorded.
+    pub(crate) fn trace(&self) -> Option<DispatchTrace> {
+        self.trace
+    }
+
+    pub(crate) fn set_trace(&mut self, trace: DispatchTrace) {
+        self.trace = Some(trace);
     }
 
     /// The event as JSON, for drivers that store or send it.

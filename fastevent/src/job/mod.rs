@@ -8,6 +8,8 @@ mod signing;
 
 use crate::context::ContextSnapshot;
 use crate::driver::JobBatch;
+use crate::observe::TRACE_ID;
+use crate::observe::trace;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -49,9 +51,18 @@ pub struct JobEnvelope {
     /// The hard timeout, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard_timeout_ms: Option<u64>,
-    /// The trace id of the dispatch, for linking the listener's span.
+    /// The trace id of the dispatch, for linking the listener's span: the
+    /// dispatcher's [`TRACE_ID`](crate::observe::TRACE_ID) context value, or
+    /// one made up at the dispatch. The worker sets it again around the
+    /// listener, so its own dispatches stay in the trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// The id of the `dispatch` span that queued the job, when a subscriber
+    /// recorded it: the job span's `parent_span_id`. Added after format 1
+    /// was first released, and only written when there is a span, so a
+    /// dispatcher without a subscriber writes what older workers read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
 }
 
 /// Defaults for what a listener does not set itself.
@@ -167,14 +178,19 @@ impl JobEnvelope {
         serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
     }
 
-    /// The context snapshot this job carries.
+    /// The context snapshot this job carries, with its trace id as the
+    /// [`TRACE_ID`](crate::observe::TRACE_ID) value.
     pub fn context_snapshot(&self) -> ContextSnapshot {
-        ContextSnapshot::from_json(
+        let snapshot = ContextSnapshot::from_json(
             self.context
                 .iter()
                 .map(|(k, v)| (k.clone(), v.get().to_string()))
                 .collect(),
-        )
+        );
+        match &self.trace_id {
+            Some(trace_id) => trace::with_trace_id(&snapshot, trace_id),
+            None => snapshot,
+        }
     }
 
     /// The soft timeout.
@@ -213,12 +229,18 @@ pub fn encode_batch(
         event: batch.event_name(),
         source,
     })?;
+    // The trace id travels in its own field, not twice.
     let context: BTreeMap<String, Box<RawValue>> = batch
         .context()
         .to_json()
         .into_iter()
+        .filter(|(k, _)| k != TRACE_ID.name())
         .filter_map(|(k, v)| Some((k, RawValue::from_string(v).ok()?)))
         .collect();
+    let (trace_id, parent_span_id) = match batch.trace() {
+        Some(trace) => (trace.trace_id(batch.context()), Some(trace.span_id())),
+        None => (trace::trace_id_for(batch.context()), None),
+    };
     let created_at_ms = now_ms();
     let mut jobs = Vec::with_capacity(batch.listeners().len());
     for listener in batch.listeners() {
@@ -242,7 +264,8 @@ pub fn encode_batch(
                 .hard_timeout
                 .or(defaults.hard_timeout)
                 .map(|d| d.as_millis() as u64),
-            trace_id: None,
+            trace_id: Some(trace_id.clone()),
+            parent_span_id: parent_span_id.clone(),
         };
         let body = serde_json::to_vec(&envelope).map_err(|source| EncodeError::Payload {
             event: batch.event_name(),
@@ -283,6 +306,25 @@ mod tests {
         assert_eq!(envelope.event, "new_chat");
         assert_eq!(envelope.payload.get(), r#"{"chat_id":7}"#);
         assert!(envelope.context.is_empty());
+    }
+
+    #[test]
+    fn the_trace_fields_are_optional_and_the_trace_id_reaches_the_context() {
+        let old = JobEnvelope::decode(envelope_json().as_bytes()).unwrap();
+        assert_eq!((&old.trace_id, &old.parent_span_id), (&None, &None));
+        assert_eq!(old.context_snapshot().json_of("fastevent.trace_id"), None);
+
+        let traced = envelope_json().replace(
+            "\"created_at_ms\":1",
+            "\"created_at_ms\":1,\"trace_id\":\"t1\",\"parent_span_id\":\"s1\"",
+        );
+        let envelope = JobEnvelope::decode(traced.as_bytes()).unwrap();
+        assert_eq!(envelope.trace_id.as_deref(), Some("t1"));
+        assert_eq!(envelope.parent_span_id.as_deref(), Some("s1"));
+        let snapshot = envelope.context_snapshot();
+        assert_eq!(snapshot.json_of("fastevent.trace_id"), Some("\"t1\""));
+        // Written back, the envelope is the same JSON, byte for byte.
+        assert_eq!(serde_json::to_string(&envelope).unwrap(), traced);
     }
 
     #[test]

@@ -13,10 +13,13 @@
 //! - [`scaling`]: the scaling decision, a pure function;
 //! - [`process`]: starting, signalling and reading one worker process;
 //! - [`state`]: the snapshot a dashboard reads ([`Supervisor::subscribe`]);
+//! - `control`: what a dashboard asks of it ([`Supervisor::handle`]);
 //! - `member`: one worker's tracked state; `restart`: the delay after
-//!   workers that die young; `account`: the lines it prints.
+//!   workers that die young; `account`: the lines it prints (or hands to a
+//!   dashboard: [`Supervisor::account_to`]).
 
 mod account;
+mod control;
 mod member;
 pub mod process;
 mod restart;
@@ -24,6 +27,8 @@ pub mod scaling;
 pub mod settings;
 pub mod state;
 
+pub use account::{AccountLine, LineSource};
+pub use control::{ControlError, SupervisorHandle, check_pool};
 pub use process::WorkerCommand;
 pub use settings::SupervisorSettings;
 pub use state::{Phase, SupervisorState, WorkerSnapshot, WorkerState};
@@ -31,6 +36,8 @@ pub use state::{Phase, SupervisorState, WorkerSnapshot, WorkerState};
 use crate::driver::durable::DurableQueue;
 use crate::job::now_ms;
 use crate::worker::report::WorkerMessage;
+use account::Account;
+use control::Control;
 use member::{Change, Kill, Member};
 use process::{Output, WorkerProcess, describe_exit};
 use restart::{RestartBackoff, STARTUP_WINDOW};
@@ -70,6 +77,9 @@ pub struct Supervisor {
     command: WorkerCommand,
     id: String,
     state: watch::Sender<SupervisorState>,
+    account: Account,
+    requests: mpsc::UnboundedSender<Control>,
+    controls: mpsc::UnboundedReceiver<Control>,
 }
 
 impl Supervisor {
@@ -88,13 +98,18 @@ impl Supervisor {
             max_workers: settings.max_workers,
             concurrency: settings.concurrency,
             queues: settings.queues.clone(),
+            heartbeat_timeout: settings.heartbeat_timeout,
             ..SupervisorState::default()
         });
+        let (requests, controls) = mpsc::unbounded_channel();
         Self {
             settings,
             command,
             id,
             state,
+            account: Account::default(),
+            requests,
+            controls,
         }
     }
 
@@ -106,6 +121,22 @@ impl Supervisor {
     /// Snapshots of its state, refreshed every housekeeping tick.
     pub fn subscribe(&self) -> watch::Receiver<SupervisorState> {
         self.state.subscribe()
+    }
+
+    /// A handle to change its pool's bounds or stop it while it runs.
+    pub fn handle(&self) -> SupervisorHandle {
+        SupervisorHandle {
+            requests: self.requests.clone(),
+        }
+    }
+
+    /// Sends its account (and its workers' forwarded output) to `lines`
+    /// instead of standard output: for a dashboard that owns the terminal.
+    /// Lines that do not fit in the channel are dropped, never waited for;
+    /// the next line that fits says how many.
+    pub fn account_to(mut self, lines: mpsc::Sender<AccountLine>) -> Self {
+        self.account = Account::to_channel(lines);
+        self
     }
 
     /// Runs the pool until SIGTERM/SIGINT (its workers drain, then it
@@ -125,7 +156,35 @@ impl Supervisor {
             self.settings.scale_check_interval,
             depth_tx,
         );
-        let mut pool = Pool::new(self, output_tx, poller);
+        // Only handles keep the request channel open: with none left, its
+        // branch below is disabled instead of waiting for ever.
+        let Supervisor {
+            settings,
+            command,
+            id,
+            state,
+            account,
+            requests,
+            mut controls,
+        } = self;
+        drop(requests);
+        let mut pool = Pool {
+            settings,
+            command,
+            id,
+            state,
+            account,
+            output: output_tx,
+            poller,
+            members: BTreeMap::new(),
+            next_number: 1,
+            phase: Phase::Running,
+            idle: IdleClock::default(),
+            restart: RestartBackoff::default(),
+            backlog: None,
+            backlog_error: None,
+            counters: SupervisorCounters::default(),
+        };
         pool.announce();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,6 +195,7 @@ impl Supervisor {
                 Some(output) = output_rx.recv() => pool.on_output(output, Instant::now()),
                 _ = child_exited.recv() => pool.reap(Instant::now()),
                 Some(reading) = depth_rx.recv() => pool.on_reading(reading, Instant::now()),
+                Some(control) = controls.recv() => pool.on_control(control, Instant::now()),
                 _ = housekeeping.tick() => pool.housekeeping(Instant::now()),
             }
             if let Some(exit) = pool.finished() {
@@ -185,6 +245,7 @@ struct Pool {
     command: WorkerCommand,
     id: String,
     state: watch::Sender<SupervisorState>,
+    account: Account,
     output: mpsc::Sender<Output>,
     poller: JoinHandle<()>,
     members: BTreeMap<u32, Member>,
@@ -198,28 +259,9 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(supervisor: Supervisor, output: mpsc::Sender<Output>, poller: JoinHandle<()>) -> Self {
-        Self {
-            settings: supervisor.settings,
-            command: supervisor.command,
-            id: supervisor.id,
-            state: supervisor.state,
-            output,
-            poller,
-            members: BTreeMap::new(),
-            next_number: 1,
-            phase: Phase::Running,
-            idle: IdleClock::default(),
-            restart: RestartBackoff::default(),
-            backlog: None,
-            backlog_error: None,
-            counters: SupervisorCounters::default(),
-        }
-    }
-
     fn announce(&self) {
         let s = &self.settings;
-        account::say(format_args!(
+        self.account.say(format_args!(
             "{} (pid {}) starting: {}..{} workers, {} jobs each, queues {}, scale check every {}s",
             self.id,
             std::process::id(),
@@ -254,6 +296,13 @@ impl Pool {
                 .filter(|m| m.is_idle())
                 .map(|m| m.number)
                 .collect(),
+            busy: self
+                .members
+                .values()
+                .rev()
+                .filter(|m| m.is_active() && !m.is_idle())
+                .map(|m| m.number)
+                .collect(),
             winding_down: self.phase == Phase::WindingDown,
         }
     }
@@ -265,11 +314,11 @@ impl Pool {
         match self.phase {
             Phase::Running => None,
             Phase::WindingDown => {
-                account::say("every worker finished; exiting");
+                self.account.say("every worker finished; exiting");
                 Some(SupervisorExit::Finished)
             }
             Phase::ShuttingDown => {
-                account::say("every worker stopped; exiting");
+                self.account.say("every worker stopped; exiting");
                 Some(SupervisorExit::Shutdown)
             }
         }
@@ -284,13 +333,14 @@ impl Pool {
         let backlog = match reading {
             Ok(backlog) => {
                 if self.backlog_error.take().is_some() {
-                    account::say("the queue depth can be read again; scaling resumes");
+                    self.account
+                        .say("the queue depth can be read again; scaling resumes");
                 }
                 Some(backlog)
             }
             Err(error) => {
                 if self.backlog_error.is_none() {
-                    account::warn(format_args!(
+                    self.account.warn(format_args!(
                         "could not read the queue depth ({error}); scaling is paused, the minimum of {} is still kept",
                         account::workers(self.settings.min_workers)
                     ));
@@ -321,19 +371,19 @@ impl Pool {
                 }
                 match reason {
                     StartReason::BelowMin { .. } if self.counters.started == 0 => {
-                        account::say(format_args!(
+                        self.account.say(format_args!(
                             "starting {} (the minimum)",
                             account::workers(count)
                         ));
                     }
-                    StartReason::BelowMin { alive } => account::say(format_args!(
+                    StartReason::BelowMin { alive } => self.account.say(format_args!(
                         "{alive} of a minimum of {} alive; starting {count}",
                         account::workers(self.settings.min_workers)
                     )),
                     StartReason::Backlog { ready, capacity } => {
                         self.counters.scaled_up += 1;
                         self.idle.scaled(now);
-                        account::say(format_args!(
+                        self.account.say(format_args!(
                             "scaling up: {ready} jobs ready{}, more than {} can hold ({capacity}); starting {count} more",
                             self.others(),
                             account::workers(self.view().alive)
@@ -350,7 +400,7 @@ impl Pool {
                 self.counters.scaled_down += 1;
                 self.idle.scaled(now);
                 let names: Vec<String> = workers.iter().map(u32::to_string).collect();
-                account::say(format_args!(
+                self.account.say(format_args!(
                     "scaling down: no job ready for {}s{}; stopping idle worker {}",
                     secs(idle_for),
                     self.others(),
@@ -360,7 +410,55 @@ impl Pool {
                     self.terminate(number, "scale-down", now);
                 }
             }
+            Decision::Trim { workers } => {
+                let names: Vec<String> = workers.iter().map(u32::to_string).collect();
+                self.account.say(format_args!(
+                    "{} alive, more than the maximum of {}; stopping worker {} (running jobs finish first)",
+                    self.view().alive,
+                    self.settings.max_workers,
+                    names.join(", ")
+                ));
+                for number in workers {
+                    self.terminate(number, "scale-down", now);
+                }
+            }
         }
+    }
+
+    // ------------------------------------------------------------ control
+
+    fn on_control(&mut self, control: Control, now: Instant) {
+        match control {
+            Control::SetPool { min, max } => self.set_pool(min, max, now),
+            Control::Shutdown => self.shut_down("quit", now),
+        }
+    }
+
+    /// New bounds, applied now rather than on the next tick: the minimum is
+    /// started, the excess over the maximum stopped, and the snapshot shows
+    /// them at once to whoever asked.
+    fn set_pool(&mut self, min: usize, max: usize, now: Instant) {
+        let (was_min, was_max) = (self.settings.min_workers, self.settings.max_workers);
+        if (min, max) == (was_min, was_max) {
+            return;
+        }
+        // The handle checked them; checked again so that the loop never
+        // runs with bounds the settings would refuse.
+        if let Err(error) = control::check_pool(min, max) {
+            self.account
+                .warn(format_args!("pool bounds {min}..{max} refused: {error}"));
+            return;
+        }
+        self.settings.min_workers = min;
+        self.settings.max_workers = max;
+        self.account.say(format_args!(
+            "pool bounds changed to {min}..{max} workers (were {was_min}..{was_max})"
+        ));
+        if self.phase != Phase::ShuttingDown {
+            let decision = scaling::decide(&self.limits(), &self.view(), None, None);
+            self.apply(decision, now);
+        }
+        self.publish(now);
     }
 
     /// " (3 running, 1 delayed)" from the last reading, for the account.
@@ -376,7 +474,7 @@ impl Pool {
         self.next_number += 1;
         match WorkerProcess::spawn(&self.command, number, &self.id, self.output.clone()) {
             Ok(process) => {
-                account::say(format_args!(
+                self.account.say(format_args!(
                     "worker {number} started (pid {})",
                     process.pid()
                 ));
@@ -387,7 +485,7 @@ impl Pool {
             }
             Err(error) => {
                 let delay = self.restart.died(Duration::ZERO, now);
-                account::warn(format_args!(
+                self.account.warn(format_args!(
                     "could not start worker {number} ({}): {error}; trying again in {}s",
                     self.command.program.display(),
                     secs(delay)
@@ -423,7 +521,7 @@ impl Pool {
             Kill::AfterGrace => self.counters.killed_after_grace += 1,
             Kill::Forced => {}
         }
-        account::warn(format_args!(
+        self.account.warn(format_args!(
             "killing worker {number} (pid {}): {kill}",
             member.process.pid()
         ));
@@ -436,8 +534,8 @@ impl Pool {
     fn on_output(&mut self, output: Output, now: Instant) {
         match output {
             Output::Line(number, line) => match WorkerMessage::from_line(&line) {
-                None => account::forward(number, &line),
-                Some(Err(error)) => account::warn(format_args!(
+                None => self.account.forward(number, &line),
+                Some(Err(error)) => self.account.warn(format_args!(
                     "worker {number} sent a report that does not parse ({error}): {line:?}"
                 )),
                 Some(Ok(message)) => self.on_message(number, message, now),
@@ -461,18 +559,26 @@ impl Pool {
         {
             tracing::debug!(target: "fastevent::supervisor", worker = number, job = %job_id, %listener, attempt, "job started");
         }
+        if let WorkerMessage::JobFinished { outcome, .. } = &message {
+            match outcome.as_str() {
+                "succeeded" => self.counters.jobs_succeeded += 1,
+                "retried" => self.counters.jobs_retried += 1,
+                "failed" => self.counters.jobs_failed += 1,
+                _ => {}
+            }
+        }
         let stop_timeout = self.settings.stop_timeout;
         let Some(member) = self.members.get_mut(&number) else {
             return;
         };
         match member.on_message(message, now, stop_timeout) {
             Change::Nothing => {}
-            Change::Ready => account::say(format_args!(
+            Change::Ready => self.account.say(format_args!(
                 "worker {number} ready (pid {})",
                 member.process.pid()
             )),
             Change::Stopping(reason) => {
-                account::say(format_args!(
+                self.account.say(format_args!(
                     "worker {number} stopping: {}",
                     member::describe_stop(&reason)
                 ));
@@ -489,9 +595,8 @@ impl Pool {
     fn wind_down(&mut self) {
         if self.phase == Phase::Running {
             self.phase = Phase::WindingDown;
-            account::say(
-                "winding down: no worker is started any more; exiting when all have finished",
-            );
+            self.account
+                .say("winding down: no worker is started any more; exiting when all have finished");
         }
     }
 
@@ -536,13 +641,15 @@ impl Pool {
         let lived = seen.saturating_duration_since(member.spawned_at);
         match &member.stage {
             member::Stage::Killed(kill) => {
-                account::say(format_args!("worker {number} (pid {pid}) is gone ({exit})"));
+                self.account
+                    .say(format_args!("worker {number} (pid {pid}) is gone ({exit})"));
                 if matches!(kill, Kill::Unresponsive(_)) && self.phase != Phase::ShuttingDown {
                     self.died(lived, now);
                 }
             }
             member::Stage::Terminating { why, .. } => {
-                account::say(format_args!("worker {number} stopped after {why} ({exit})"));
+                self.account
+                    .say(format_args!("worker {number} stopped after {why} ({exit})"));
             }
             _ if status.success()
                 && member
@@ -551,7 +658,7 @@ impl Pool {
                     .is_some_and(member::stopped_by_limits) =>
             {
                 let reason = member.stop_reason.as_deref().unwrap_or_default();
-                account::say(format_args!(
+                self.account.say(format_args!(
                     "worker {number} finished: {}",
                     member::describe_stop(reason)
                 ));
@@ -562,14 +669,14 @@ impl Pool {
                     .stop_reason
                     .as_deref()
                     .unwrap_or("without saying why");
-                account::say(format_args!(
+                self.account.say(format_args!(
                     "worker {number} (pid {pid}) exited by itself: {}",
                     member::describe_stop(reason)
                 ));
             }
             _ => {
                 self.counters.crashed += 1;
-                account::warn(format_args!(
+                self.account.warn(format_args!(
                     "worker {number} (pid {pid}) exited unexpectedly with {exit} after {}s",
                     secs(lived)
                 ));
@@ -583,7 +690,7 @@ impl Pool {
     fn died(&mut self, lived: Duration, now: Instant) {
         let delay = self.restart.died(lived, now);
         if !delay.is_zero() {
-            account::warn(format_args!(
+            self.account.warn(format_args!(
                 "{} in a row died within {}s of starting; starting workers again in {}s",
                 account::workers(self.restart.young_deaths() as usize),
                 STARTUP_WINDOW.as_secs(),
@@ -625,7 +732,8 @@ impl Pool {
 
     fn shut_down(&mut self, signal: &str, now: Instant) {
         if self.phase == Phase::ShuttingDown {
-            account::warn(format_args!("{signal} again: killing every worker now"));
+            self.account
+                .warn(format_args!("{signal} again: killing every worker now"));
             let numbers: Vec<u32> = self.members.keys().copied().collect();
             for number in numbers {
                 if !matches!(self.members[&number].stage, member::Stage::Killed(_)) {
@@ -642,7 +750,7 @@ impl Pool {
             .filter(|m| m.is_active())
             .map(|m| m.number)
             .collect();
-        account::say(format_args!(
+        self.account.say(format_args!(
             "{signal} received: stopping {}; running jobs get {}s to finish (send it again to kill them now)",
             account::workers(self.members.len()),
             secs(
@@ -664,6 +772,7 @@ impl Pool {
             max_workers: self.settings.max_workers,
             concurrency: self.settings.concurrency,
             queues: self.settings.queues.clone(),
+            heartbeat_timeout: self.settings.heartbeat_timeout,
             backlog: self.backlog,
             backlog_error: self.backlog_error.clone(),
             workers: self.members.values().map(|m| m.snapshot(now)).collect(),

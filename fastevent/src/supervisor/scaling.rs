@@ -4,10 +4,12 @@
 //! Rules, in order:
 //! 1. fewer than `min` workers alive: start the missing ones, whatever the
 //!    queue says (a failed depth reading never stops this: W15);
-//! 2. no reading this tick (the queue could not be read): nothing more;
-//! 3. more jobs ready than the pool can hold (`alive × concurrency`): start
+//! 2. more than `max` alive (the maximum was lowered at run time): stop the
+//!    excess, idle workers first, whatever the queue says;
+//! 3. no reading this tick (the queue could not be read): nothing more;
+//! 4. more jobs ready than the pool can hold (`alive × concurrency`): start
 //!    up to `up_batch` more, never past `max`;
-//! 4. nothing ready, more than `min` alive, and the queue idle for the
+//! 5. nothing ready, more than `min` alive, and the queue idle for the
 //!    whole cooldown (counted from the last scaling too, so one cooldown
 //!    passes between two scale-downs): stop up to `down_batch` idle workers.
 //!
@@ -51,6 +53,9 @@ pub struct Pool {
     pub alive: usize,
     /// Workers that run nothing, in the order they should be stopped.
     pub idle: Vec<u32>,
+    /// The other alive workers (starting, or running jobs), in the order
+    /// they should be stopped when the pool is over its maximum.
+    pub busy: Vec<u32>,
     /// A worker stopped by its own limits: never grow again.
     pub winding_down: bool,
 }
@@ -73,6 +78,12 @@ pub enum Decision {
         workers: Vec<u32>,
         /// How long the queue has been idle.
         idle_for: Duration,
+    },
+    /// More workers are alive than the maximum (lowered at run time): stop
+    /// these (SIGTERM; they drain).
+    Trim {
+        /// Their numbers.
+        workers: Vec<u32>,
     },
 }
 
@@ -109,6 +120,18 @@ pub fn decide(
             count: limits.min - alive,
             reason: StartReason::BelowMin { alive },
         };
+    }
+    if alive > limits.max {
+        let workers: Vec<u32> = pool
+            .idle
+            .iter()
+            .chain(&pool.busy)
+            .take(alive - limits.max)
+            .copied()
+            .collect();
+        if !workers.is_empty() {
+            return Decision::Trim { workers };
+        }
     }
     let Some(backlog) = backlog else {
         return Decision::Hold;
@@ -195,6 +218,10 @@ mod tests {
         Pool {
             alive,
             idle: idle.to_vec(),
+            busy: (1..=alive as u32)
+                .rev()
+                .filter(|n| !idle.contains(n))
+                .collect(),
             winding_down: false,
         }
     }
@@ -326,11 +353,29 @@ mod tests {
     #[test]
     fn a_winding_down_pool_never_grows() {
         let winding = Pool {
-            alive: 0,
-            idle: vec![],
             winding_down: true,
+            ..Pool::default()
         };
         assert_eq!(decide(&LIMITS, &winding, ready(1000), None), Decision::Hold);
+    }
+
+    #[test]
+    fn a_lowered_maximum_stops_the_excess_idle_workers_first_whatever_the_queue() {
+        let limits = Limits { max: 3, ..LIMITS };
+        assert_eq!(
+            decide(&limits, &pool(5, &[2]), None, None),
+            Decision::Trim {
+                workers: vec![2, 5]
+            },
+            "idle 2 first, then the newest busy one"
+        );
+        assert_eq!(
+            decide(&limits, &pool(5, &[5, 4, 3]), ready(1000), None),
+            Decision::Trim {
+                workers: vec![5, 4]
+            }
+        );
+        assert_eq!(decide(&limits, &pool(3, &[]), None, None), Decision::Hold);
     }
 
     #[test]

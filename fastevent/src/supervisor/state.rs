@@ -1,5 +1,5 @@
 //! What the supervisor knows, as plain data: published on a watch channel
-//! after every housekeeping tick, so that a dashboard (a future TUI, a
+//! after every housekeeping tick, so that a dashboard (`work --tui`, a
 //! status endpoint) reads a consistent snapshot without reaching into the
 //! supervisor's loop.
 
@@ -21,6 +21,8 @@ pub struct SupervisorState {
     pub concurrency: usize,
     /// The queues, in priority order.
     pub queues: Vec<String>,
+    /// Silence after which a worker is killed as hung.
+    pub heartbeat_timeout: Duration,
     /// The last depth reading of those queues; `None` until one succeeded
     /// or while reading fails.
     pub backlog: Option<Backlog>,
@@ -64,6 +66,14 @@ pub struct SupervisorCounters {
     pub scaled_up: u64,
     /// Scale-downs.
     pub scaled_down: u64,
+    /// Jobs its workers reported succeeded. These three only grow (a
+    /// worker's own totals leave with it), so a dashboard derives rates
+    /// from two snapshots.
+    pub jobs_succeeded: u64,
+    /// Attempts its workers reported failed and scheduled again.
+    pub jobs_retried: u64,
+    /// Jobs its workers reported moved to the failed store.
+    pub jobs_failed: u64,
 }
 
 /// One worker.

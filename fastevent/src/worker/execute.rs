@@ -3,16 +3,21 @@
 //! then settle the job with the queue. A job that cannot run (bad signature,
 //! undecodable, unknown listener, out of attempts) goes to the failed store
 //! with its raw bytes and the reason: never dropped, never retried forever.
+//! Each attempt runs in a `job` span and feeds the job metrics (see
+//! [`crate::observe`]).
 
 use super::backoff::{self, BackoffDefaults};
 use super::report::{Reporter, WorkerMessage};
 use crate::driver::durable::{ClaimedJob, DurableQueue, QueueError};
 use crate::job::{JobEnvelope, JobSigner, now_ms};
 use crate::listener::Backoff;
+use crate::observe::spans::{self, JobOutcome};
+use crate::observe::{AfterFailure, JobKeys};
 use crate::registry::registry;
 use crate::run;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::{Instrument, Span};
 
 /// What every job of one worker shares.
 pub(crate) struct JobContext {
@@ -34,48 +39,21 @@ pub enum Outcome {
     Failed,
 }
 
-/// Runs `job` and settles it.
+/// Runs `job` and settles it, inside its `job` span, feeding the job metrics.
 pub(crate) async fn execute(context: &JobContext, job: ClaimedJob) -> Outcome {
     let started = Instant::now();
-    let (outcome, error) = match prepare(context, &job) {
-        Err(reason) => {
-            report_started(context, &job, None);
-            (settle_failed(context, &job, &reason).await, Some(reason))
-        }
-        Ok(Prepared {
-            envelope,
-            run,
-            backoff,
-        }) => {
-            let hard_deadline = envelope
-                .hard_timeout()
-                .map(|d| now_ms() + d.as_millis() as u64);
-            report_started(context, &job, hard_deadline);
-            let result = envelope
-                .context_snapshot()
-                .scope(run::guarded(envelope.timeout(), run))
-                .await;
-            match result {
-                Ok(()) => (settle(context, &job, Settle::Complete).await, None),
-                Err(reason) => {
-                    let error =
-                        format!("attempt {} of {}: {reason}", job.attempt, job.max_attempts);
-                    tracing::warn!(
-                        target: "fastevent",
-                        event = %job.event, listener = %job.listener, job = %job.job_id,
-                        attempt = job.attempt, error = %reason, "listener failed"
-                    );
-                    let outcome = if job.attempt < job.max_attempts {
-                        let delay = backoff::delay(backoff, context.backoff, job.attempt);
-                        settle(context, &job, Settle::Retry(delay, &error)).await
-                    } else {
-                        settle_failed(context, &job, &error).await
-                    };
-                    (outcome, Some(error))
-                }
-            }
-        }
-    };
+    let driver = context.queue.name();
+    let span = spans::job(&job.event, &job.listener, &job.queue, driver, job.attempt);
+    span.record("job_id", job.job_id.as_str());
+    let keys = JobKeys::new(
+        Arc::<str>::from(job.event.as_str()),
+        Arc::<str>::from(job.listener.as_str()),
+        Arc::<str>::from(job.queue.as_str()),
+        driver,
+    );
+    let (outcome, error) = run_and_settle(context, &job, &span, &keys)
+        .instrument(span.clone())
+        .await;
     context.reporter.send(&WorkerMessage::JobFinished {
         job_id: job.job_id.clone(),
         outcome: match outcome {
@@ -88,6 +66,73 @@ pub(crate) async fn execute(context: &JobContext, job: ClaimedJob) -> Outcome {
         duration_ms: started.elapsed().as_millis() as u64,
     });
     outcome
+}
+
+async fn run_and_settle(
+    context: &JobContext,
+    job: &ClaimedJob,
+    span: &Span,
+    keys: &JobKeys,
+) -> (Outcome, Option<String>) {
+    let Prepared {
+        envelope,
+        run,
+        backoff,
+    } = match prepare(context, job) {
+        Ok(prepared) => prepared,
+        Err(reason) => {
+            report_started(context, job, None);
+            keys.dead_lettered();
+            spans::job_finished(span, JobOutcome::DeadLettered, None, Some(&reason));
+            return (settle_failed(context, job, &reason).await, Some(reason));
+        }
+    };
+    // Across processes the dispatch span is known by its ids only.
+    spans::link(
+        span,
+        envelope.trace_id.as_deref(),
+        envelope.parent_span_id.as_deref(),
+        None,
+    );
+    let hard_deadline = envelope
+        .hard_timeout()
+        .map(|d| now_ms() + d.as_millis() as u64);
+    report_started(context, job, hard_deadline);
+    keys.started(Duration::from_millis(
+        now_ms().saturating_sub(envelope.created_at_ms),
+    ));
+    let run_started = Instant::now();
+    let result = envelope
+        .context_snapshot()
+        .scope(run::guarded(envelope.timeout(), run))
+        .await;
+    let took = run_started.elapsed();
+    keys.ran(took);
+    let reason = match result {
+        Ok(()) => {
+            keys.succeeded();
+            spans::job_finished(span, JobOutcome::Succeeded, Some(took), None);
+            return (settle(context, job, Settle::Complete).await, None);
+        }
+        Err(reason) => reason,
+    };
+    let error = format!("attempt {} of {}: {reason}", job.attempt, job.max_attempts);
+    tracing::warn!(
+        target: "fastevent",
+        event = %job.event, listener = %job.listener, job = %job.job_id,
+        attempt = job.attempt, error = %reason, "listener failed"
+    );
+    let outcome = if job.attempt < job.max_attempts {
+        keys.attempt_failed(AfterFailure::Retry);
+        spans::job_finished(span, JobOutcome::Retried, Some(took), Some(&reason));
+        let delay = backoff::delay(backoff, context.backoff, job.attempt);
+        settle(context, job, Settle::Retry(delay, &error)).await
+    } else {
+        keys.attempt_failed(AfterFailure::GiveUp);
+        spans::job_finished(span, JobOutcome::DeadLettered, Some(took), Some(&reason));
+        settle_failed(context, job, &error).await
+    };
+    (outcome, Some(error))
 }
 
 struct Prepared {

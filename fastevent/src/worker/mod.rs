@@ -103,6 +103,8 @@ impl Worker {
     /// Runs until `shutdown` resolves or a limit of the options is reached.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> WorkerReport {
         let Worker { options, context } = self;
+        // The application installs its recorder before starting workers.
+        crate::observe::describe_metrics();
         let reporter = context.reporter;
         reporter.send(&WorkerMessage::Ready {
             worker: context.worker_id.clone(),

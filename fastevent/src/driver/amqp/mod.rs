@@ -45,6 +45,7 @@ use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError
 use super::{Driver, DriverError, JobBatch};
 use crate::dispatch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner};
+use crate::observe;
 use crate::registry::registry;
 use crate::stats;
 use connection::{Broker, BrokerError};
@@ -293,6 +294,10 @@ impl Driver for AmqpDriver {
                         source: Some(Box::new(e)),
                     }
                 })?;
+            let labels: Vec<_> = jobs
+                .iter()
+                .map(|job| (job.listener, job.queue.clone()))
+                .collect();
             let messages: Vec<Outgoing> = jobs
                 .into_iter()
                 .map(|job| {
@@ -311,6 +316,9 @@ impl Driver for AmqpDriver {
                 source: Some(Box::new(e)),
             })?;
             stats::record_dispatched(messages.len());
+            for (listener, queue) in &labels {
+                observe::dispatched(event, listener, queue, "amqp");
+            }
             Ok(Dispatched {
                 jobs: messages.len(),
             })

@@ -23,6 +23,7 @@ use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError
 use super::{Driver, DriverError, JobBatch};
 use crate::dispatch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner, now_ms};
+use crate::observe;
 use crate::stats;
 use connection::{SqliteConnection, StoreError};
 use futures_util::future::BoxFuture;
@@ -84,6 +85,10 @@ impl Driver for SqliteDriver {
                     }
                 })?;
             let count = jobs.len();
+            let labels: Vec<_> = jobs
+                .iter()
+                .map(|job| (job.listener, job.queue.clone()))
+                .collect();
             self.connection
                 .run_atomic(move |c| queries::insert_jobs(c, &jobs, now_ms()))
                 .await
@@ -94,6 +99,9 @@ impl Driver for SqliteDriver {
                     source: None,
                 })?;
             stats::record_dispatched(count);
+            for (listener, queue) in &labels {
+                observe::dispatched(event, listener, queue, "sqlite");
+            }
             Ok(Dispatched { jobs: count })
         })
     }
