@@ -6,6 +6,8 @@
 //! user's tokens) and `expand` (quote). On error the user's item is emitted
 //! unchanged next to the error, so one mistake does not cascade.
 
+#![warn(missing_docs)]
+
 mod diagnostics;
 mod duration;
 mod event;
@@ -17,19 +19,22 @@ mod symbols;
 
 use proc_macro::TokenStream;
 
-/// `#[derive(Event)]`: see `fastevent::Event`.
+/// The derive is implemented in the `fastevent-macros` crate; applications
+/// use it as `fastevent::Event`.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     event::derive(input.into()).into()
 }
 
-/// `#[listener(on = Event, ...)]` on an `impl` block: see `fastevent::listener`.
+/// The attribute is implemented in the `fastevent-macros` crate;
+/// applications use it as `fastevent::listener`.
 #[proc_macro_attribute]
 pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
     listener::attribute(args.into(), item.into()).into()
 }
 
-/// `allow_unwired!(Event)`: see `fastevent::allow_unwired`.
+/// The macro is implemented in the `fastevent-macros` crate; applications
+/// use it as `fastevent::allow_unwired!`.
 #[proc_macro]
 pub fn allow_unwired(input: TokenStream) -> TokenStream {
     event::allow_unwired(input.into()).into()

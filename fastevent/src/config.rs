@@ -28,7 +28,20 @@ pub(crate) struct Installed {
     pub(crate) job_defaults: JobDefaults,
 }
 
-/// A driver `QUEUE_DRIVER` can name.
+/// A built-in driver, as `QUEUE_DRIVER` names it: pick one in code with
+/// [`Config::queue_driver`], or parse a value read elsewhere.
+///
+/// ```
+/// use fastevent::{Config, QueueDriver};
+///
+/// let driver: QueueDriver = "async_farm".parse()?; // the reference system's name
+/// assert_eq!(driver, QueueDriver::Amqp);
+/// assert!("redis".parse::<QueueDriver>().is_err());
+///
+/// let config = Config::new().queue_driver(QueueDriver::Sqlite);
+/// # let _ = config;
+/// # Ok::<(), fastevent::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum QueueDriver {
@@ -67,7 +80,11 @@ impl FromStr for QueueDriver {
     }
 }
 
-/// The configuration of fastevent in this process.
+/// The configuration of fastevent in this process: which driver takes the
+/// jobs, and the defaults of jobs whose listener sets none. Read it from the
+/// environment ([`Config::from_env`]) or build it in code, then
+/// [`install`](Config::install) it at start-up; without that, the first
+/// dispatch reads the environment.
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
@@ -226,7 +243,7 @@ impl Config {
         self
     }
 
-    /// Uses a driver of your own.
+    /// Uses a driver of your own (see [`Driver`] for an example).
     pub fn driver(mut self, driver: impl Driver) -> Self {
         self.driver = DriverChoice::Custom(Arc::new(driver));
         self
@@ -256,13 +273,26 @@ impl Config {
         self
     }
 
-    /// Soft timeout of a listener that sets none.
+    /// Soft timeout of a listener that sets none: its future is cancelled,
+    /// and the attempt fails.
+    ///
+    /// ```
+    /// use fastevent::Config;
+    /// use std::time::Duration;
+    ///
+    /// // No listener runs for ever: cancelled after 30 s, its worker killed after 2 min.
+    /// let config = Config::new()
+    ///     .soft_timeout(Duration::from_secs(30))
+    ///     .hard_timeout(Duration::from_secs(120));
+    /// # let _ = config;
+    /// ```
     pub fn soft_timeout(mut self, timeout: Duration) -> Self {
         self.job_defaults.timeout = Some(timeout);
         self
     }
 
-    /// Hard timeout of a listener that sets none.
+    /// Hard timeout of a listener that sets none: the supervisor kills the
+    /// worker process running it (see [`Config::soft_timeout`]).
     pub fn hard_timeout(mut self, timeout: Duration) -> Self {
         self.job_defaults.hard_timeout = Some(timeout);
         self
@@ -275,7 +305,18 @@ impl Config {
     }
 
     /// Signs jobs with this HMAC key, and makes workers refuse unsigned or
-    /// altered ones. Refused when shorter than 16 bytes.
+    /// altered ones. Refused when shorter than 16 bytes. Set the same key
+    /// in every process that dispatches or works, when others can write to
+    /// the queue (a shared broker).
+    ///
+    /// ```
+    /// use fastevent::Config;
+    ///
+    /// let config = Config::new().signing_key("a secret of 16+ bytes")?;
+    /// assert!(Config::new().signing_key("short").is_err());
+    /// # let _ = config;
+    /// # Ok::<(), fastevent::ConfigError>(())
+    /// ```
     pub fn signing_key(mut self, key: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let key = key.into();
         if key.len() < JobSigner::MIN_KEY_BYTES {
@@ -356,6 +397,21 @@ impl Config {
 
     /// Makes this the configuration of the process. Call it once at start-up,
     /// before the first dispatch (which otherwise reads the environment).
+    /// The driver is built here, so a setting that cannot work (a listener
+    /// timeout longer than the broker's `consumer_timeout`) is an error now.
+    ///
+    /// ```
+    /// use fastevent::{Config, ConfigError};
+    ///
+    /// fn main() -> Result<(), ConfigError> {
+    ///     // First thing in `main`: the environment, with a default of the code.
+    ///     Config::from_env()?.tries(5).install()?;
+    ///
+    ///     // The configuration is fixed for the rest of the process.
+    ///     assert_eq!(Config::new().install(), Err(ConfigError::AlreadyInstalled));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn install(self) -> Result<(), ConfigError> {
         let mut config = Some(self);
         let installed = INSTALLED.get_or_init(|| config.take().expect("runs once").build());
@@ -383,7 +439,31 @@ pub(crate) fn driver() -> Result<&'static dyn Driver, ConfigError> {
 }
 
 /// The installed driver's queue, for workers and the `failed` and `status`
-/// commands; an error when the driver is not durable.
+/// commands; an error when the driver is not durable. Use it to inspect or
+/// manage the queue from code: its depth, the failed store.
+///
+/// ```
+/// use fastevent::{Config, QueueDriver};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("fastevent-doc-durable-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// Config::new()
+///     .queue_driver(QueueDriver::Sqlite)
+///     .sqlite_path(dir.join("queue.db"))
+///     .install()?;
+///
+/// let queue = fastevent::durable_queue()?;
+/// assert_eq!(queue.name(), "sqlite");
+/// for depth in queue.depth().await? {
+///     println!("{}: {} ready, {} running", depth.queue, depth.ready, depth.running);
+/// }
+/// assert_eq!(queue.failed_count().await?, 0);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn durable_queue() -> Result<Arc<dyn DurableQueue>, ConfigError> {
     let installed = installed()?;
     installed
@@ -395,14 +475,72 @@ pub fn durable_queue() -> Result<Arc<dyn DurableQueue>, ConfigError> {
 }
 
 /// Waits until every job running in this process (the `sync` driver's
-/// background listeners) has finished; call it before the program exits.
+/// background listeners) has finished; call it before the program exits,
+/// or the jobs still running are lost with it. Returns at once on durable
+/// drivers, whose jobs wait in the queue.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// static SENT: AtomicBool = AtomicBool::new(false);
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PasswordReset {
+///     user_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct SendResetMail;
+///
+/// #[listener(on = PasswordReset)]
+/// impl SendResetMail {
+///     async fn handle(&self, _: &PasswordReset) {
+///         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+///         SENT.store(true, Ordering::SeqCst);
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), fastevent::DispatchError> {
+///     // The default `sync` driver runs the job as a task of this process,
+///     PasswordReset { user_id: 7 }.dispatch().await?;
+///     // which `drain` waits for.
+///     fastevent::drain().await;
+///     assert!(SENT.load(Ordering::SeqCst));
+///     Ok(())
+/// }
+/// ```
 pub async fn drain() {
     if let Some(Ok(installed)) = INSTALLED.get() {
         installed.driver.drain().await;
     }
 }
 
-/// A configuration value that cannot be used.
+/// A configuration value that cannot be used, or a configuration step out
+/// of order. Its message names the variable and what it accepts, so
+/// printing it is enough at start-up.
+///
+/// ```
+/// use fastevent::{Config, ConfigError};
+///
+/// match Config::new().signing_key("too short") {
+///     Err(ConfigError::Invalid { variable, expected, .. }) => {
+///         assert_eq!(variable, "signing_key");
+///         assert!(expected.contains("16 bytes"));
+///     }
+///     _ => unreachable!("a short key is refused"),
+/// }
+///
+/// // Workers need a durable driver; the default `sync` driver stores nothing.
+/// Config::new().install()?;
+/// assert!(matches!(
+///     fastevent::durable_queue(),
+///     Err(ConfigError::NotDurable { driver: "sync" })
+/// ));
+/// # Ok::<(), ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// An environment variable (or builder value) with a value we refuse.

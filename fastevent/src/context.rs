@@ -36,7 +36,26 @@ tokio::task_local! {
     static CURRENT: RefCell<Values>;
 }
 
-/// A key whose value propagates to listeners, also in other processes.
+/// A key whose value propagates to listeners, also in other processes:
+/// declare one as a `static` for each value a request hands to the jobs it
+/// causes (a user id, a locale, a tenant). Its value type must serialize.
+///
+/// ```
+/// use fastevent::context::{self, ContextKey};
+///
+/// pub static LOCALE: ContextKey<String> = ContextKey::new("locale");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&LOCALE, "fr-BE".to_string()).unwrap();
+///     // Every job dispatched here carries it:
+///     let carried = context::ContextSnapshot::capture().to_json();
+///     assert_eq!(carried["locale"], r#""fr-BE""#);
+/// })
+/// .await;
+/// assert_eq!(LOCALE.name(), "locale");
+/// # }
+/// ```
 pub struct ContextKey<T> {
     name: &'static str,
     _value: PhantomData<fn() -> T>,
@@ -60,6 +79,26 @@ impl<T> ContextKey<T> {
 
 /// A key whose value stays in the task that set it (and in `dispatch_now`
 /// listeners, which run on that task): a database transaction, a handle.
+/// Its value need not serialize, and never leaves the process.
+///
+/// ```
+/// use fastevent::context::{self, ContextSnapshot, LocalContextKey};
+/// use std::sync::Arc;
+///
+/// struct Transaction { id: u32 }
+///
+/// static TX: LocalContextKey<Arc<Transaction>> = LocalContextKey::new("tx");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&TX, Arc::new(Transaction { id: 7 })).unwrap();
+///     assert_eq!(context::get(&TX).map(|tx| tx.id), Some(7));
+///     // Not carried by queued jobs:
+///     assert!(ContextSnapshot::capture().is_empty());
+/// })
+/// .await;
+/// # }
+/// ```
 pub struct LocalContextKey<T> {
     name: &'static str,
     _value: PhantomData<fn() -> T>,
@@ -75,7 +114,32 @@ impl<T> LocalContextKey<T> {
     }
 }
 
-/// What `set`, `get` and `remove` accept: a [`ContextKey`] or a [`LocalContextKey`].
+/// What `set`, `get` and `remove` accept: a [`ContextKey`] or a
+/// [`LocalContextKey`]. Sealed: name it in bounds, to write helpers over
+/// both kinds of key.
+///
+/// ```
+/// use fastevent::context::{self, ContextKey, Key, LocalContextKey};
+///
+/// fn describe<K: Key>(key: &K) -> String
+/// where
+///     K::Value: std::fmt::Debug,
+/// {
+///     format!("{} = {:?}", key.name(), context::get(key))
+/// }
+///
+/// static USER_ID: ContextKey<u64> = ContextKey::new("user_id");
+/// static ATTEMPT: LocalContextKey<u8> = LocalContextKey::new("attempt");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&USER_ID, 42).unwrap();
+///     assert_eq!(describe(&USER_ID), "user_id = Some(42)");
+///     assert_eq!(describe(&ATTEMPT), "attempt = None");
+/// })
+/// .await;
+/// # }
+/// ```
 pub trait Key: sealed::Sealed {
     /// The value type.
     type Value: Clone + Send + Sync + 'static;
@@ -140,7 +204,19 @@ impl<T: Clone + Send + Sync + 'static> Key for LocalContextKey<T> {
     }
 }
 
-/// A context operation that could not be done.
+/// A context operation that could not be done: setting a value outside a
+/// [`scope`], or a value that cannot travel with jobs.
+///
+/// ```
+/// use fastevent::context::{self, ContextError, ContextKey};
+///
+/// static REQUEST_ID: ContextKey<String> = ContextKey::new("request_id");
+///
+/// // Outside any scope there is nowhere to keep the value.
+/// let error = context::set(&REQUEST_ID, "r-1".into()).unwrap_err();
+/// assert_eq!(error, ContextError::NoScope { key: "request_id" });
+/// assert!(error.to_string().contains("fastevent::context::scope"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContextError {
     /// `set` outside any scope: there is no task-local context to write to.
@@ -214,7 +290,26 @@ impl Values {
 }
 
 /// Sets `key` in the current scope. A propagating key's value is serialized
-/// now, and refused if it cannot be.
+/// now, and refused if it cannot be: the mistake shows where the value is
+/// set, not in a worker later.
+///
+/// ```
+/// use fastevent::context::{self, ContextError, ContextKey};
+/// use std::collections::HashMap;
+///
+/// static TENANT: ContextKey<String> = ContextKey::new("tenant");
+/// // JSON object keys are strings: a map keyed by pairs cannot travel.
+/// static GRID: ContextKey<HashMap<(u8, u8), u8>> = ContextKey::new("grid");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&TENANT, "acme".into()).unwrap();
+///     let refused = context::set(&GRID, HashMap::from([((0, 0), 1)]));
+///     assert!(matches!(refused, Err(ContextError::NotSerializable { key: "grid", .. })));
+/// })
+/// .await;
+/// # }
+/// ```
 pub fn set<K: Key>(key: &K, value: K::Value) -> Result<(), ContextError> {
     let json = key.encode(&value)?;
     let slot = Slot {
@@ -228,6 +323,23 @@ pub fn set<K: Key>(key: &K, value: K::Value) -> Result<(), ContextError> {
 
 /// The value of `key` in the current scope; `None` when unset, outside any
 /// scope, or when a propagated value does not decode (see [`try_get`]).
+/// In a listener, this is the value set where its event was dispatched.
+///
+/// ```
+/// use fastevent::context::{self, ContextKey};
+///
+/// static USER_ID: ContextKey<u64> = ContextKey::new("user_id");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(context::get(&USER_ID), None); // outside any scope
+/// context::scope(async {
+///     assert_eq!(context::get(&USER_ID), None); // unset
+///     context::set(&USER_ID, 42).unwrap();
+///     assert_eq!(context::get(&USER_ID), Some(42));
+/// })
+/// .await;
+/// # }
+/// ```
 pub fn get<K: Key>(key: &K) -> Option<K::Value> {
     match try_get(key) {
         Ok(value) => value,
@@ -238,7 +350,31 @@ pub fn get<K: Key>(key: &K) -> Option<K::Value> {
     }
 }
 
-/// Like [`get`], but says why a propagated value could not be read.
+/// Like [`get`], but says why a propagated value could not be read: for a
+/// listener that must not go on without the value (an older dispatcher sent
+/// another type under the same name).
+///
+/// ```
+/// use fastevent::context::{self, ContextError, ContextKey, ContextSnapshot};
+/// use std::collections::BTreeMap;
+///
+/// static USER_ID: ContextKey<u64> = ContextKey::new("user_id");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A job whose dispatcher sent the id as a string.
+/// let carried = ContextSnapshot::from_json(BTreeMap::from([(
+///     "user_id".to_string(),
+///     r#""u-42""#.to_string(),
+/// )]));
+/// carried
+///     .scope(async {
+///         let error = context::try_get(&USER_ID).unwrap_err();
+///         assert!(matches!(error, ContextError::Undecodable { key: "user_id", .. }));
+///         assert_eq!(context::get(&USER_ID), None); // logs the error instead
+///     })
+///     .await;
+/// # }
+/// ```
 pub fn try_get<K: Key>(key: &K) -> Result<Option<K::Value>, ContextError> {
     let slot = CURRENT
         .try_with(|values| values.borrow().get(key.name()).cloned())
@@ -259,13 +395,49 @@ pub fn try_get<K: Key>(key: &K) -> Result<Option<K::Value>, ContextError> {
     }
 }
 
-/// Removes `key` from the current scope.
+/// Removes `key` from the current scope, so that events dispatched from now
+/// on no longer carry it.
+///
+/// ```
+/// use fastevent::context::{self, ContextKey};
+///
+/// static IMPERSONATOR: ContextKey<u64> = ContextKey::new("impersonator");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&IMPERSONATOR, 1).unwrap();
+///     context::remove(&IMPERSONATOR);
+///     assert_eq!(context::get(&IMPERSONATOR), None);
+/// })
+/// .await;
+/// # }
+/// ```
 pub fn remove<K: Key>(key: &K) {
     let _ = CURRENT.try_with(|values| values.borrow_mut().remove(key.name()));
 }
 
 /// Runs `future` in a new scope holding a copy of the current values (none
-/// outside any scope). Changes inside do not leak out.
+/// outside any scope). Changes inside do not leak out. Wrap each request
+/// (or task) in one, so that its values are its own.
+///
+/// ```
+/// use fastevent::context::{self, ContextKey};
+///
+/// static LOCALE: ContextKey<String> = ContextKey::new("locale");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// context::scope(async {
+///     context::set(&LOCALE, "en".into()).unwrap();
+///     context::scope(async {
+///         assert_eq!(context::get(&LOCALE).as_deref(), Some("en")); // inherited
+///         context::set(&LOCALE, "de".into()).unwrap();
+///     })
+///     .await;
+///     assert_eq!(context::get(&LOCALE).as_deref(), Some("en")); // unchanged
+/// })
+/// .await;
+/// # }
+/// ```
 pub fn scope<F: Future>(future: F) -> impl Future<Output = F::Output> {
     let inherited = CURRENT
         .try_with(|values| values.borrow().clone())
@@ -273,7 +445,31 @@ pub fn scope<F: Future>(future: F) -> impl Future<Output = F::Output> {
     CURRENT.scope(RefCell::new(inherited), future)
 }
 
-/// The propagating values of the current scope, as carried by a job.
+/// The propagating values of the current scope, as carried by a job: what a
+/// custom driver or worker stores with a job ([`ContextSnapshot::to_json`])
+/// and restores around its listener ([`ContextSnapshot::scope`]).
+///
+/// ```
+/// use fastevent::context::{self, ContextKey, ContextSnapshot};
+///
+/// static USER_ID: ContextKey<u64> = ContextKey::new("user_id");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // Where the event is dispatched:
+/// let stored = context::scope(async {
+///     context::set(&USER_ID, 42).unwrap();
+///     ContextSnapshot::capture().to_json()
+/// })
+/// .await;
+///
+/// // Where the job runs, maybe in another process:
+/// ContextSnapshot::from_json(stored)
+///     .scope(async {
+///         assert_eq!(context::get(&USER_ID), Some(42));
+///     })
+///     .await;
+/// # }
+/// ```
 #[derive(Clone, Default)]
 pub struct ContextSnapshot(Values);
 

@@ -14,14 +14,88 @@ use futures_util::future::BoxFuture;
 use std::fmt;
 use tracing::{Instrument, Span};
 
-/// What `dispatch` did.
+/// What [`dispatch`] did: how many jobs the driver accepted, one per
+/// listener (0 when the event has none, or when a
+/// [test fake](crate::testing::fake) recorded it).
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct ArticlePublished {
+///     article_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct NotifySubscribers;
+/// #[listener(on = ArticlePublished)]
+/// impl NotifySubscribers {
+///     async fn handle(&self, _: &ArticlePublished) {}
+/// }
+///
+/// #[derive(Default)]
+/// struct RebuildSitemap;
+/// #[listener(on = ArticlePublished)]
+/// impl RebuildSitemap {
+///     async fn handle(&self, _: &ArticlePublished) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), fastevent::DispatchError> {
+///     let dispatched = ArticlePublished { article_id: 1 }.dispatch().await?;
+///     assert_eq!(dispatched.jobs, 2);
+///     fastevent::drain().await;
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dispatched {
     /// How many jobs were queued: one per listener.
     pub jobs: usize,
 }
 
-/// Why a dispatch did not happen, or (for `dispatch_now`) which listeners failed.
+/// Why a dispatch did not happen, or (for `dispatch_now`) which listeners
+/// failed. `Registry` and `Config` errors are set-up mistakes that every
+/// dispatch of the program hits; `Driver` errors are of the moment (the
+/// broker is down), and the caller may try again.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, DispatchError, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct CommentPosted {
+///     comment_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct NotifyAuthor;
+///
+/// #[listener(on = CommentPosted)]
+/// impl NotifyAuthor {
+///     async fn handle(&self, _: &CommentPosted) -> Result<(), String> {
+///         Err("the mail server is down".into())
+///     }
+/// }
+///
+/// /// The HTTP status a request handler answers with.
+/// fn status(error: &DispatchError) -> u16 {
+///     match error {
+///         DispatchError::Driver(_) => 503, // try again later
+///         DispatchError::Registry(_)
+///         | DispatchError::Config(_)
+///         | DispatchError::ListenersFailed(_) => 500,
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let error = CommentPosted { comment_id: 1 }.dispatch_now().await.unwrap_err();
+///     assert_eq!(status(&error), 500);
+///     assert!(error.to_string().contains("notify_author: the mail server is down"));
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     /// The wiring linked into the program is invalid.
@@ -38,7 +112,48 @@ pub enum DispatchError {
     ListenersFailed(#[from] ListenerFailures),
 }
 
-/// The listeners of one `dispatch_now` that failed, each with its reason.
+/// The listeners of one [`dispatch_now`] that failed, each with its reason;
+/// the others ran to the end. Inside [`DispatchError::ListenersFailed`].
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, DispatchError, Event, FailureReason};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct SignupCompleted {
+///     user_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct CreateProfile;
+/// #[listener(on = SignupCompleted)]
+/// impl CreateProfile {
+///     async fn handle(&self, _: &SignupCompleted) {}
+/// }
+///
+/// #[derive(Default)]
+/// struct SyncCrm;
+/// #[listener(on = SignupCompleted)]
+/// impl SyncCrm {
+///     async fn handle(&self, _: &SignupCompleted) -> Result<(), std::io::Error> {
+///         Err(std::io::Error::other("CRM unreachable"))
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let Err(DispatchError::ListenersFailed(failed)) =
+///         SignupCompleted { user_id: 1 }.dispatch_now().await
+///     else {
+///         panic!("sync_crm fails");
+///     };
+///     assert_eq!(failed.event, "signup_completed");
+///     assert_eq!(failed.listeners, 2);
+///     assert_eq!(failed.failures.len(), 1);
+///     assert_eq!(failed.failures[0].listener, "sync_crm");
+///     assert!(matches!(failed.failures[0].reason, FailureReason::Error(_)));
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub struct ListenerFailures {
     /// The event's registered name.
@@ -49,7 +164,30 @@ pub struct ListenerFailures {
     pub failures: Vec<ListenerFailure>,
 }
 
-/// One failed listener.
+/// One failed listener of a [`dispatch_now`], in [`ListenerFailures`]:
+/// its registered name, for logs and alerts, and why it failed.
+///
+/// ```
+/// use fastevent::{FailureReason, ListenerFailure, ListenerFailures};
+///
+/// fn log(failures: &ListenerFailures) -> Vec<String> {
+///     failures
+///         .failures
+///         .iter()
+///         .map(|failure| format!("{}: {}", failure.listener, failure.reason))
+///         .collect()
+/// }
+///
+/// let failures = ListenerFailures {
+///     event: "signup_completed",
+///     listeners: 2,
+///     failures: vec![ListenerFailure {
+///         listener: "sync_crm",
+///         reason: FailureReason::Panic("index out of bounds".into()),
+///     }],
+/// };
+/// assert_eq!(log(&failures), ["sync_crm: panicked: index out of bounds"]);
+/// ```
 #[derive(Debug)]
 pub struct ListenerFailure {
     /// The listener's registered name.
@@ -76,6 +214,43 @@ impl fmt::Display for ListenerFailures {
 
 /// Queues one job per listener of `event` on the configured driver. Returns
 /// once the driver accepted all of them; on error, none counts as queued.
+/// The same as [`Event::dispatch`], as a function: for generic code.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, DispatchError, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct StockLow {
+///     sku: String,
+/// }
+///
+/// #[derive(Default)]
+/// struct Reorder;
+/// #[listener(on = StockLow)]
+/// impl Reorder {
+///     async fn handle(&self, event: &StockLow) {
+///         println!("reordering {}", event.sku);
+///     }
+/// }
+///
+/// /// Dispatches every event of a batch, whatever its type.
+/// async fn publish_all<E: Event>(events: Vec<E>) -> Result<usize, DispatchError> {
+///     let mut jobs = 0;
+///     for event in events {
+///         jobs += fastevent::dispatch(event).await?.jobs;
+///     }
+///     Ok(jobs)
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), DispatchError> {
+///     let low = vec![StockLow { sku: "A-1".into() }, StockLow { sku: "B-2".into() }];
+///     assert_eq!(publish_all(low).await?, 2);
+///     fastevent::drain().await;
+///     Ok(())
+/// }
+/// ```
 pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
     E::__fastevent_require_listener();
     let event = match testing::intercept(event, testing::Mode::Queued) {
@@ -87,6 +262,50 @@ pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
 
 /// Like [`dispatch`], on `driver` instead of the installed one: for programs
 /// that use several queues, and for tests of a driver.
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::durable::DurableQueue;
+/// use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
+/// use fastevent::job::JobDefaults;
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct ReportRequested {
+///     report_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct BuildReport;
+/// #[listener(on = ReportRequested)]
+/// impl BuildReport {
+///     async fn handle(&self, _: &ReportRequested) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-to-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     // A queue of its own for slow reports, beside the installed driver.
+///     let reports = SqliteDriver::new(
+///         SqliteOptions {
+///             path: dir.join("reports.db"),
+///             synchronous: Synchronous::Full,
+///             busy_timeout: Duration::from_secs(5),
+///         },
+///         JobDefaults::default(),
+///         None,
+///     );
+///
+///     let dispatched = fastevent::dispatch_to(&reports, ReportRequested { report_id: 9 }).await?;
+///     assert_eq!(dispatched.jobs, 1);
+///     assert_eq!(reports.depth().await?[0].ready, 1); // stored, for its workers
+/// #   drop(reports);
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 pub async fn dispatch_to<E: Event>(
     driver: &dyn Driver,
     event: E,
@@ -160,6 +379,37 @@ fn hand_over_traced(driver: &dyn Driver, mut batch: JobBatch, span: Span) -> Han
 /// and waits for all of them. Each listener sees a copy of the caller's
 /// whole context (local keys too); what it sets stays its own.
 /// The error lists every listener that failed, not only the first.
+/// Use it where the caller needs the listeners' work done before it goes on
+/// (inside a request, or in a test); nothing is queued, so no worker is needed.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// static CACHED_PRICE: AtomicU64 = AtomicU64::new(0);
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PriceChanged {
+///     cents: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct RefreshPriceCache;
+/// #[listener(on = PriceChanged)]
+/// impl RefreshPriceCache {
+///     async fn handle(&self, event: &PriceChanged) {
+///         CACHED_PRICE.store(event.cents, Ordering::SeqCst);
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), fastevent::DispatchError> {
+///     fastevent::dispatch_now(PriceChanged { cents: 1999 }).await?;
+///     assert_eq!(CACHED_PRICE.load(Ordering::SeqCst), 1999); // already done
+///     Ok(())
+/// }
+/// ```
 pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
     E::__fastevent_require_listener();
     let event = match testing::intercept(event, testing::Mode::Now) {

@@ -43,12 +43,35 @@ pub use run::FailureReason;
 pub use stats::{Stats, stats};
 
 /// Derives [`Event`](trait@Event) for a struct or enum that also derives
-/// serde's `Serialize` and `Deserialize`.
+/// serde's `Serialize` and `Deserialize`: how every event is declared.
 ///
 /// Options: `#[event(name = "chat.created")]` (the registered name; default:
 /// snake case of the type name without a trailing `_event`),
 /// `#[event(version = 2)]`, and `#[event(allow_unwired)]` for an event
 /// whose listeners live in another program (no link-time check).
+///
+/// ```rust,standalone_crate
+/// use fastevent::Event;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct NewChatEvent {
+///     chat_id: u64,
+/// }
+///
+/// // Another name and payload version; listeners live in another service.
+/// #[derive(Serialize, Deserialize, Event)]
+/// #[event(name = "billing.invoice_paid", version = 2, allow_unwired)]
+/// enum InvoiceEvent {
+///     Paid { invoice_id: u64 },
+///     Refunded { invoice_id: u64, cents: u64 },
+/// }
+///
+/// assert_eq!(NewChatEvent::NAME, "new_chat");
+/// assert_eq!(NewChatEvent::VERSION, 1);
+/// assert_eq!(InvoiceEvent::NAME, "billing.invoice_paid");
+/// assert_eq!(InvoiceEvent::VERSION, 2);
+/// ```
 pub use fastevent_macros::Event;
 
 /// Wires an `impl` block as a listener: `#[listener(on = NewChatEvent)]`.
@@ -59,13 +82,71 @@ pub use fastevent_macros::Event;
 /// `tries = 3`, `backoff = "2s"` or `backoff = ["1s", "10s", "1m"]`,
 /// `timeout = "30s"` (soft: the listener is cancelled) and
 /// `hard_timeout = "1m"` (its worker process is killed). Every option is
-/// checked at compile time.
+/// checked at compile time; an option not given takes the configured default
+/// ([`Config`]).
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct InvoicePaid {
+///     invoice_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct EmailReceipt;
+///
+/// #[listener(on = InvoicePaid, queue = "emails", tries = 5, backoff = ["1s", "10s", "1m"], timeout = "30s")]
+/// impl EmailReceipt {
+///     async fn handle(&self, event: &InvoicePaid) -> Result<(), std::io::Error> {
+///         println!("emailing the receipt of invoice {}", event.invoice_id);
+///         Ok(())
+///     }
+/// }
+///
+/// // The registered listener, as workers and the `events` command see it.
+/// let listeners = fastevent::registry::registry().listeners_of::<InvoicePaid>();
+/// assert_eq!(listeners[0].name, "email_receipt");
+/// assert_eq!(listeners[0].options.queue, Some("emails"));
+/// assert_eq!(listeners[0].options.tries, Some(5));
+/// assert_eq!(listeners[0].options.timeout, Some(Duration::from_secs(30)));
+/// ```
 pub use fastevent_macros::listener;
 
 /// Lets this program link while it dispatches `Event` without a listener:
 /// `fastevent::allow_unwired!(NewChatEvent);` in an integration test or
 /// doc-test of a library whose listeners live in the application. A library's
-/// own unit tests (`cfg(test)`) need nothing.
+/// own unit tests (`cfg(test)`) need nothing. Dispatching such an event
+/// queues no job; a test usually records it with [`testing::fake`].
+///
+/// ```rust,standalone_crate
+/// use fastevent::Event;
+/// use serde::{Deserialize, Serialize};
+///
+/// // The library: an event, and code that dispatches it. The applications
+/// // that use the library declare its listeners.
+/// #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+/// pub struct OrderPlaced {
+///     pub order_id: u64,
+/// }
+///
+/// pub async fn place_order(order_id: u64) -> Result<(), fastevent::DispatchError> {
+///     OrderPlaced { order_id }.dispatch().await?;
+///     Ok(())
+/// }
+///
+/// // The library's test: no listener is linked, so it says so.
+/// fastevent::allow_unwired!(OrderPlaced);
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let events = fastevent::testing::fake();
+///     place_order(3).await.unwrap();
+///     events.assert_dispatched_with(|e: &OrderPlaced| e.order_id == 3);
+/// }
+/// ```
 pub use fastevent_macros::allow_unwired;
 
 /// What the generated code names; not a public API.

@@ -25,7 +25,25 @@ pub static LISTENERS: [ListenerEntry];
 #[distributed_slice]
 pub static ALLOWED_UNWIRED: [AllowedUnwired];
 
-/// One event type, as registered by `#[derive(Event)]`.
+/// One event type, as registered by `#[derive(Event)]`: what tools (the
+/// `events` command, a health page) read about it.
+///
+/// ```rust,standalone_crate
+/// use fastevent::Event;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// #[event(name = "shipping.label_printed", version = 3, allow_unwired)]
+/// struct LabelPrinted {
+///     parcel_id: u64,
+/// }
+///
+/// let registry = fastevent::registry::registry();
+/// let event = registry.event_named("shipping.label_printed").unwrap().event;
+/// assert_eq!((event.version, event.type_name), (3, "LabelPrinted"));
+/// assert!(event.allow_unwired);
+/// assert!(event.type_path().ends_with("::LabelPrinted"));
+/// ```
 #[derive(Debug)]
 pub struct EventEntry {
     /// The registered name (`new_chat`).
@@ -71,7 +89,42 @@ type RunTyped = for<'a> fn(&'a AnyEvent) -> BoxFuture<'a, Result<(), BoxError>>;
 /// Decodes a JSON payload, then runs the listener on it (the queued path).
 type RunJson = fn(&str) -> Result<BoxFuture<'static, Result<(), BoxError>>, serde_json::Error>;
 
-/// One listener of one event, as registered by `#[listener(on = E)]`.
+/// One listener of one event, as registered by `#[listener(on = E)]`: its
+/// names and options, and how to run it on a payload, by registered names
+/// only (how a worker runs a job; see
+/// [`ClaimedJob`](crate::driver::durable::ClaimedJob) for a whole one).
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct CouponRedeemed {
+///     code: String,
+/// }
+///
+/// #[derive(Default)]
+/// struct CheckCoupon;
+/// #[listener(on = CouponRedeemed, queue = "billing")]
+/// impl CheckCoupon {
+///     async fn handle(&self, event: &CouponRedeemed) -> Result<(), String> {
+///         if event.code.is_empty() { Err("empty code".into()) } else { Ok(()) }
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let listener = fastevent::registry::registry()
+///         .listener("coupon_redeemed", "check_coupon")
+///         .unwrap();
+///     assert_eq!(listener.options.queue, Some("billing"));
+///     assert!(listener.type_path().ends_with("::CheckCoupon"));
+///
+///     assert!(listener.decode_and_run(r#"{"code":"SPRING"}"#).unwrap().await.is_ok());
+///     assert!(listener.decode_and_run(r#"{"code":""}"#).unwrap().await.is_err());
+///     assert!(listener.decode_and_run(r#"{"coupon":7}"#).is_err()); // not this event
+/// }
+/// ```
 pub struct ListenerEntry {
     /// The registered name (`generate_chat_title`); unique per event.
     pub name: &'static str,
@@ -174,7 +227,22 @@ impl AllowedUnwired {
     }
 }
 
-/// One event with its listeners, sorted by listener name.
+/// One event with its listeners, sorted by listener name: an entry of
+/// [`Registry::events`].
+///
+/// ```
+/// use fastevent::registry::{registry, RegisteredEvent};
+///
+/// fn describe(registered: &RegisteredEvent) -> String {
+///     let names: Vec<&str> = registered.listeners.iter().map(|l| l.name).collect();
+///     format!("{} -> [{}]", registered.event.name, names.join(", "))
+/// }
+///
+/// for registered in registry().events() {
+///     println!("{}", describe(registered));
+///     assert!(registered.listeners.windows(2).all(|pair| pair[0].name < pair[1].name));
+/// }
+/// ```
 #[derive(Debug)]
 pub struct RegisteredEvent {
     /// The event.
@@ -184,7 +252,35 @@ pub struct RegisteredEvent {
 }
 
 /// Everything linked into this program: events sorted by name, each with
-/// its listeners.
+/// its listeners. Get it with [`registry()`] (or [`check()`], which refuses
+/// an invalid one); look events and listeners up by type or by registered
+/// name.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct SeatReserved {
+///     seat: String,
+/// }
+///
+/// #[derive(Default)]
+/// struct HoldSeat;
+/// #[listener(on = SeatReserved)]
+/// impl HoldSeat {
+///     async fn handle(&self, _: &SeatReserved) {}
+/// }
+///
+/// let registry = fastevent::check().expect("valid wiring");
+/// assert!(registry.is_listening::<SeatReserved, HoldSeat>());
+/// assert_eq!(registry.listeners_of::<SeatReserved>().len(), 1);
+/// let event = registry.event_named("seat_reserved").unwrap();
+/// assert_eq!(event.listeners[0].name, "hold_seat");
+/// assert!(registry.listener("seat_reserved", "hold_seat").is_some());
+/// assert!(registry.listener("seat_reserved", "refund").is_none());
+/// assert!(registry.warnings().is_empty());
+/// ```
 #[derive(Debug)]
 pub struct Registry {
     events: Vec<RegisteredEvent>,
@@ -195,7 +291,46 @@ pub struct Registry {
 }
 
 /// What is wrong with the wiring linked into this program; every problem,
-/// not only the first.
+/// not only the first. Every dispatch fails with it, so call [`check()`]
+/// first thing in `main` to stop at start-up instead.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// mod billing {
+///     #[derive(serde::Serialize, serde::Deserialize, fastevent::Event)]
+///     #[event(name = "order.paid")]
+///     pub struct Paid {
+///         pub order_id: u64,
+///     }
+/// }
+///
+/// // Another team picked the same name.
+/// #[derive(Serialize, Deserialize, Event)]
+/// #[event(name = "order.paid")]
+/// struct OrderPaid {
+///     order_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct Ship;
+/// #[listener(on = OrderPaid)]
+/// impl Ship {
+///     async fn handle(&self, _: &OrderPaid) {}
+/// }
+///
+/// #[derive(Default)]
+/// struct Invoice;
+/// #[listener(on = billing::Paid)]
+/// impl Invoice {
+///     async fn handle(&self, _: &billing::Paid) {}
+/// }
+///
+/// let error = fastevent::check().unwrap_err();
+/// assert!(error.problems.iter().any(|p| p.starts_with("two events are named `order.paid`")));
+/// eprintln!("{error}"); // one line per problem
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("fastevent: the event wiring of this program is invalid:\n  - {}", problems.join("\n  - "))]
 pub struct RegistryError {
@@ -203,7 +338,36 @@ pub struct RegistryError {
     pub problems: Vec<String>,
 }
 
-/// The registry of this program, built on first use.
+/// The registry of this program, built on first use: every event and
+/// listener linked in, for tools that list or look them up. Unlike
+/// [`check()`], it returns the registry even when the wiring is invalid
+/// (see [`Registry::validate`]).
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct BackupFinished {
+///     bytes: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct RecordBackup;
+/// #[listener(on = BackupFinished)]
+/// impl RecordBackup {
+///     async fn handle(&self, _: &BackupFinished) {}
+/// }
+///
+/// // What `events` prints, in short.
+/// let mut lines = Vec::new();
+/// for registered in fastevent::registry::registry().events() {
+///     for listener in &registered.listeners {
+///         lines.push(format!("{} -> {}", registered.event.name, listener.name));
+///     }
+/// }
+/// assert_eq!(lines, ["backup_finished -> record_backup"]);
+/// ```
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -217,7 +381,31 @@ pub fn registry() -> &'static Registry {
 
 /// Validates the wiring linked into this program: call it first thing in
 /// `main` to refuse to start with duplicate names or (off Linux, where the
-/// linker does not check) an event without a listener.
+/// linker does not check) an event without a listener. See
+/// [`RegistryError`] for what it finds.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PlanUpgraded {
+///     account_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct UnlockFeatures;
+/// #[listener(on = PlanUpgraded)]
+/// impl UnlockFeatures {
+///     async fn handle(&self, _: &PlanUpgraded) {}
+/// }
+///
+/// fn main() -> Result<(), fastevent::registry::RegistryError> {
+///     let registry = fastevent::check()?;
+///     assert_eq!(registry.events().len(), 1);
+///     Ok(())
+/// }
+/// ```
 pub fn check() -> Result<&'static Registry, RegistryError> {
     registry().validate()
 }

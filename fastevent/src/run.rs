@@ -10,7 +10,22 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-/// Why one listener did not succeed.
+/// Why one listener did not succeed: in [`ListenerFailure`](crate::ListenerFailure)
+/// after a `dispatch_now`, and in the logs and failed store of queued jobs.
+/// Its `Display` is the one line those show.
+///
+/// ```
+/// use fastevent::FailureReason;
+/// use std::time::Duration;
+///
+/// let reasons = [
+///     FailureReason::Error("card declined".into()),
+///     FailureReason::Panic("index out of bounds".into()),
+///     FailureReason::TimedOut(Duration::from_secs(30)),
+/// ];
+/// let lines: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+/// assert_eq!(lines, ["card declined", "panicked: index out of bounds", "timed out after 30s"]);
+/// ```
 #[derive(Debug)]
 pub enum FailureReason {
     /// `handle` returned this error.

@@ -49,7 +49,35 @@ use tokio::runtime::{Handle, Id};
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static FAKES: Mutex<Vec<(Id, Arc<Recorded>)>> = Mutex::new(Vec::new());
 
-/// How an event was dispatched.
+/// How an event was dispatched, as a fake recorded it
+/// ([`EventFake::modes`]): for a test that cares whether the code queued
+/// the listeners or ran them inline.
+///
+/// ```rust,standalone_crate
+/// use fastevent::testing::{self, Mode};
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PasswordChanged {
+///     user_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct RevokeTokens;
+/// #[listener(on = PasswordChanged)]
+/// impl RevokeTokens {
+///     async fn handle(&self, _: &PasswordChanged) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let events = testing::fake();
+///     // Tokens must be revoked before the response, not some time later.
+///     PasswordChanged { user_id: 1 }.dispatch_now().await.unwrap();
+///     assert_eq!(events.modes::<PasswordChanged>(), [Mode::Now]);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// `dispatch`: queued.
@@ -83,14 +111,91 @@ fn fakes() -> MutexGuard<'static, Vec<(Id, Arc<Recorded>)>> {
 }
 
 /// Records the events dispatched on this Tokio runtime until dropped; their
-/// listeners do not run.
+/// listeners do not run. Made by [`fake()`]; its assertions fail the test
+/// with what was dispatched instead.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Event)]
+/// struct OrderCancelled {
+///     order_id: u64,
+/// }
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+/// struct RefundIssued {
+///     order_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct Restock;
+/// #[listener(on = OrderCancelled)]
+/// impl Restock {
+///     async fn handle(&self, _: &OrderCancelled) {}
+/// }
+///
+/// #[derive(Default)]
+/// struct NotifyAccounting;
+/// #[listener(on = RefundIssued)]
+/// impl NotifyAccounting {
+///     async fn handle(&self, _: &RefundIssued) {}
+/// }
+///
+/// async fn cancel(order_id: u64, paid: bool) {
+///     OrderCancelled { order_id }.dispatch().await.unwrap();
+///     if paid {
+///         RefundIssued { order_id }.dispatch().await.unwrap();
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let events = fastevent::testing::fake();
+///     events.assert_nothing_dispatched();
+///     cancel(4, false).await;
+///     events.assert_dispatched::<OrderCancelled>();
+///     events.assert_not_dispatched::<RefundIssued>();
+///     assert_eq!(events.dispatched::<OrderCancelled>(), [OrderCancelled { order_id: 4 }]);
+/// }
+/// ```
 #[must_use = "the fake records events only while it is alive"]
 pub struct EventFake {
     runtime: Id,
     recorded: Arc<Recorded>,
 }
 
-/// Starts faking dispatch on the current Tokio runtime.
+/// Starts faking dispatch on the current Tokio runtime: for a test of code
+/// that dispatches, which asserts what was dispatched without running (or
+/// configuring) any listener. Faking ends when the fake is dropped.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct NewsletterSent {
+///     issue: u32,
+/// }
+///
+/// #[derive(Default)]
+/// struct EmailSubscribers;
+/// #[listener(on = NewsletterSent)]
+/// impl EmailSubscribers {
+///     async fn handle(&self, _: &NewsletterSent) {
+///         unreachable!("a test sends no mail");
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let events = fastevent::testing::fake();
+///     let dispatched = NewsletterSent { issue: 12 }.dispatch().await.unwrap();
+///     assert_eq!(dispatched.jobs, 0); // recorded, not queued
+///     events.assert_dispatched_times::<NewsletterSent>(1);
+///     drop(events); // dispatch is real again from here on
+/// }
+/// ```
 ///
 /// # Panics
 /// Outside a Tokio runtime, or when this runtime already has a fake.
@@ -244,7 +349,28 @@ impl EventFake {
     }
 }
 
-/// Asserts that `L` is registered (linked into this program) as a listener of `E`.
+/// Asserts that `L` is registered (linked into this program) as a listener
+/// of `E`: the other half of a test that fakes dispatch, proving that the
+/// event it asserted will reach this listener.
+///
+/// ```rust,standalone_crate
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct TrialEnding {
+///     account_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct OfferDiscount;
+/// #[listener(on = TrialEnding)]
+/// impl OfferDiscount {
+///     async fn handle(&self, _: &TrialEnding) {}
+/// }
+///
+/// fastevent::testing::assert_listening::<TrialEnding, OfferDiscount>();
+/// ```
 #[track_caller]
 pub fn assert_listening<E: Event, L: Listener<E>>() {
     let listeners: Vec<&str> = registry()

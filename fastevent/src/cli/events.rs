@@ -9,7 +9,21 @@ use crate::listener::{Backoff, ListenerOptions};
 use crate::registry::{RegisteredEvent, registry};
 use std::process::ExitCode;
 
-/// Flags of `events`.
+/// Flags of `events`: every event of this program with its listeners and
+/// their options.
+///
+/// ```
+/// use clap::Parser;
+/// use fastevent::cli::EventsArgs;
+///
+/// #[derive(Parser)]
+/// struct Events {
+///     #[command(flatten)]
+///     flags: EventsArgs,
+/// }
+///
+/// assert!(!Events::parse_from(["events"]).flags.json);
+/// ```
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventsArgs {
     /// Print JSON: [{"name", "type", "version", "listeners": [{"name", "type", "queue", "tries", "backoff", "timeout_ms", "hard_timeout_ms"}]}]

@@ -8,7 +8,23 @@ use crate::driver::durable::{FailedJob, Selection};
 use std::process::ExitCode;
 use std::str::FromStr;
 
-/// The `failed` commands.
+/// The `failed` commands: list, show, retry or forget jobs in the failed
+/// store, as `app failed ...`; [`Command::Failed`](super::Command::Failed)
+/// holds one.
+///
+/// ```
+/// use clap::Parser;
+/// use fastevent::cli::FailedCommand;
+///
+/// #[derive(Parser)]
+/// struct Failed {
+///     #[command(subcommand)]
+///     command: FailedCommand,
+/// }
+///
+/// let parsed = Failed::parse_from(["failed", "list", "--limit", "10", "--json"]).command;
+/// assert!(matches!(parsed, FailedCommand::List { limit: 10, json: true }));
+/// ```
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum FailedCommand {
     /// List failed jobs, newest first.
@@ -40,7 +56,18 @@ pub enum FailedCommand {
     },
 }
 
-/// Which failed jobs `retry` and `forget` act on: an id, or `all`.
+/// Which failed jobs `retry` and `forget` act on: an id, or `all`. It
+/// becomes the queue's [`Selection`].
+///
+/// ```
+/// use fastevent::cli::Target;
+/// use fastevent::driver::durable::Selection;
+///
+/// assert_eq!("12".parse::<Target>(), Ok(Target::One(12)));
+/// assert_eq!("ALL".parse::<Target>(), Ok(Target::All));
+/// assert!("twelve".parse::<Target>().is_err());
+/// assert_eq!(Selection::from(Target::One(12)), Selection::One(12));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// The job with this id.

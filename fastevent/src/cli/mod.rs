@@ -56,7 +56,22 @@ struct Cli {
     command: Command,
 }
 
-/// The fastevent commands, for an application's own clap command line.
+/// The fastevent commands, for an application's own clap command line
+/// (see the [module](self) for nesting it); [`Command::run`] runs one.
+///
+/// ```
+/// use clap::Parser;
+/// use fastevent::cli::{Command, FailedCommand, Target};
+///
+/// #[derive(Parser)]
+/// struct App {
+///     #[command(subcommand)]
+///     queue: Command,
+/// }
+///
+/// let app = App::parse_from(["app", "failed", "retry", "all"]);
+/// assert!(matches!(app.queue, Command::Failed(FailedCommand::Retry { target: Target::All })));
+/// ```
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Run workers: a supervisor that keeps a pool of worker processes
@@ -76,7 +91,30 @@ pub enum Command {
 
 impl Command {
     /// Runs the command; `work` starts its workers with this process's
-    /// arguments plus `--worker`.
+    /// arguments plus `--worker`, so the application's `main` must route
+    /// those arguments back here. Returns the exit code to end with.
+    ///
+    /// ```no_run
+    /// use clap::Parser;
+    /// use std::process::ExitCode;
+    ///
+    /// #[derive(Parser)]
+    /// enum App {
+    ///     Serve,
+    ///     #[command(subcommand)]
+    ///     Queue(fastevent::cli::Command),
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> ExitCode {
+    ///     match App::parse() {
+    ///         App::Serve => ExitCode::SUCCESS, // the web server
+    ///         // `app queue work` starts `app queue work --worker` processes,
+    ///         // which come back here.
+    ///         App::Queue(command) => command.run().await,
+    ///     }
+    /// }
+    /// ```
     pub async fn run(self) -> ExitCode {
         self.run_with(std::env::args_os().skip(1).collect()).await
     }
@@ -100,13 +138,40 @@ impl Command {
     }
 }
 
-/// Parses this process's arguments and runs the command.
+/// Parses this process's arguments and runs the command: the whole `main`
+/// of a program that is only a worker farm (or of a binary next to the
+/// web server's). Set up what listeners need first, since the workers run
+/// this `main` too.
+///
+/// ```no_run
+/// use std::process::ExitCode;
+///
+/// #[tokio::main]
+/// async fn main() -> ExitCode {
+///     if let Err(error) = fastevent::Config::from_env().and_then(|config| config.install()) {
+///         eprintln!("error: {error}");
+///         return ExitCode::FAILURE;
+///     }
+///     fastevent::cli::run().await
+/// }
+/// ```
 pub async fn run() -> ExitCode {
     run_from(std::env::args_os()).await
 }
 
 /// Parses `args` (the program name first, as `std::env::args`) and runs
-/// the command.
+/// the command: for a program that rewrites its arguments first, and for
+/// tests.
+///
+/// ```
+/// use fastevent::cli::run_from;
+/// use std::process::ExitCode;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(run_from(["app", "events", "--json"]).await, ExitCode::SUCCESS);
+/// assert_eq!(run_from(["app", "no-such-command"]).await, ExitCode::from(2)); // usage error
+/// # }
+/// ```
 pub async fn run_from<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,

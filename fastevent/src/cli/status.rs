@@ -10,7 +10,21 @@ use crate::registry::registry;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-/// Flags of `status`.
+/// Flags of `status`: the jobs of each queue by state, and the failed
+/// store's size.
+///
+/// ```
+/// use clap::Parser;
+/// use fastevent::cli::StatusArgs;
+///
+/// #[derive(Parser)]
+/// struct Status {
+///     #[command(flatten)]
+///     flags: StatusArgs,
+/// }
+///
+/// assert!(Status::parse_from(["status", "--json"]).flags.json);
+/// ```
 #[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "The queues and `failed` (the failed store's size) are the figures \

@@ -15,8 +15,26 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Flags of `work`, in the spirit of Laravel's `queue:work`. Everything not
-/// given here comes from the environment (see `WorkerOptions` and
-/// `SupervisorSettings`).
+/// given here comes from the environment (see [`WorkerOptions`] and
+/// [`SupervisorSettings`]). Flatten it into a command of your own to offer
+/// the same flags.
+///
+/// ```
+/// use clap::Parser;
+/// use fastevent::cli::WorkArgs;
+///
+/// #[derive(Parser)]
+/// struct Work {
+///     #[command(flatten)]
+///     flags: WorkArgs,
+/// }
+///
+/// let work = Work::parse_from(["work", "--queue", "high,default", "--concurrency", "4", "--once"]);
+/// let options = work.flags.worker_options()?;
+/// assert_eq!(options.queues, ["high", "default"]);
+/// assert_eq!((options.concurrency, options.max_jobs), (4, Some(1)));
+/// # Ok::<(), fastevent::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkArgs {
     /// Queues to take jobs from, comma separated, highest priority first
@@ -81,7 +99,8 @@ impl WorkArgs {
         }
     }
 
-    /// The workers' options: the environment, then these flags.
+    /// The workers' options: the environment, then these flags (see
+    /// [`WorkArgs`] for an example).
     pub fn worker_options(&self) -> Result<WorkerOptions, ConfigError> {
         self.worker_options_from(&|name| std::env::var(name))
     }

@@ -8,7 +8,69 @@
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
-/// A job a worker holds under a lease (or an unacked delivery).
+/// A job a worker holds under a lease (or an unacked delivery), from
+/// [`DurableQueue::claim`]: its raw envelope, and what the queue keeps
+/// beside it. Hand it back to the queue that gave it to settle it. The
+/// built-in [`Worker`](crate::worker::Worker) does all of this; a worker of
+/// your own runs a job like so:
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::durable::ClaimedJob;
+/// use fastevent::job::JobEnvelope;
+/// use fastevent::registry::registry;
+/// use fastevent::{listener, Config, Event, QueueDriver};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct VideoUploaded {
+///     video_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct Transcode;
+/// #[listener(on = VideoUploaded)]
+/// impl Transcode {
+///     async fn handle(&self, event: &VideoUploaded) {
+///         println!("transcoding video {}", event.video_id);
+///     }
+/// }
+///
+/// async fn run(job: &ClaimedJob) -> Result<(), fastevent::BoxError> {
+///     let envelope = JobEnvelope::decode(&job.body)?;
+///     let listener = registry()
+///         .listener(&envelope.event, &envelope.listener)
+///         .ok_or("no such listener in this program")?;
+///     let handle = listener.decode_and_run(envelope.payload.get())?;
+///     // The listener sees the context of the dispatch.
+///     envelope.context_snapshot().scope(handle).await
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-claimed-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     Config::new()
+///         .queue_driver(QueueDriver::Sqlite)
+///         .sqlite_path(dir.join("queue.db"))
+///         .install()?;
+///     VideoUploaded { video_id: 12 }.dispatch().await?;
+///
+///     let queue = fastevent::durable_queue()?;
+///     let queues = ["default".to_string()];
+///     let jobs = queue.claim(&queues, 10, "my-worker", Duration::from_secs(30)).await?;
+///     for job in &jobs {
+///         assert_eq!((job.listener.as_str(), job.attempt, job.max_attempts), ("transcode", 1, 3));
+///         match run(job).await {
+///             Ok(()) => queue.complete(job, "my-worker").await?,
+///             Err(error) => queue.fail(job, "my-worker", &error.to_string()).await?,
+///         }
+///     }
+///     assert_eq!(jobs.len(), 1);
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     /// The queue's own handle for the job (row id, delivery tag).
@@ -31,7 +93,51 @@ pub struct ClaimedJob {
     pub max_attempts: u32,
 }
 
-/// A job in the failed store.
+/// A job in the failed store: out of attempts, or unable to run (bad
+/// signature, unknown listener). What `failed list` and `failed show`
+/// print; [`DurableQueue::retry_failed`] puts it back on its queue.
+///
+/// ```rust,standalone_crate
+/// use fastevent::job::JobEnvelope;
+/// use fastevent::{listener, Config, Event, QueueDriver};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct InvoiceDue {
+///     invoice_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct ChargeCard;
+/// #[listener(on = InvoiceDue)]
+/// impl ChargeCard {
+///     async fn handle(&self, _: &InvoiceDue) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-failed-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     Config::new()
+///         .queue_driver(QueueDriver::Sqlite)
+///         .sqlite_path(dir.join("queue.db"))
+///         .install()?;
+///     InvoiceDue { invoice_id: 8 }.dispatch().await?;
+///     let queue = fastevent::durable_queue()?;
+///     let queues = ["default".to_string()];
+///     let job = queue.claim(&queues, 1, "w", Duration::from_secs(30)).await?.remove(0);
+///     queue.fail(&job, "w", "card declined").await?;
+///
+///     let failed = queue.failed_jobs(50).await?; // newest first
+///     let first = &failed[0];
+///     assert_eq!((first.listener.as_str(), first.error.as_str()), ("charge_card", "card declined"));
+///     let envelope = JobEnvelope::decode(&first.body)?; // kept byte for byte
+///     assert_eq!(envelope.payload.get(), r#"{"invoice_id":8}"#);
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FailedJob {
     /// Its id in the failed store (what `failed retry <id>` takes).
@@ -55,7 +161,34 @@ pub struct FailedJob {
     pub body: Vec<u8>,
 }
 
-/// Which failed jobs a command acts on.
+/// Which failed jobs [`DurableQueue::retry_failed`] and
+/// [`DurableQueue::forget_failed`] act on.
+///
+/// ```
+/// use fastevent::driver::durable::{DurableQueue, QueueError, Selection};
+///
+/// /// After fixing the bug that made them fail: run them all again.
+/// async fn retry_everything(queue: &dyn DurableQueue) -> Result<u64, QueueError> {
+///     queue.retry_failed(Selection::All).await
+/// }
+///
+/// /// A job that will never succeed: drop it.
+/// async fn forget(queue: &dyn DurableQueue, id: i64) -> Result<bool, QueueError> {
+///     Ok(queue.forget_failed(Selection::One(id)).await? == 1)
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("fastevent-doc-selection-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+/// #     .sqlite_path(dir.join("queue.db")).install()?;
+/// let queue = fastevent::durable_queue()?;
+/// assert_eq!(retry_everything(&*queue).await?, 0); // the failed store is empty
+/// assert!(!forget(&*queue, 42).await?);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
     /// One, by its failed-store id.
@@ -64,7 +197,28 @@ pub enum Selection {
     All,
 }
 
-/// The jobs of one queue, by state.
+/// The jobs of one queue, by state, from [`DurableQueue::depth`]: what the
+/// `status` command shows and the supervisor scales on.
+///
+/// ```
+/// use fastevent::driver::durable::{DurableQueue, QueueDepth, QueueError};
+///
+/// /// Jobs waiting for a worker, over every queue.
+/// async fn backlog(queue: &dyn DurableQueue) -> Result<u64, QueueError> {
+///     let depths: Vec<QueueDepth> = queue.depth().await?;
+///     Ok(depths.iter().map(|depth| depth.ready).sum())
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("fastevent-doc-depth-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+/// #     .sqlite_path(dir.join("queue.db")).install()?;
+/// assert_eq!(backlog(&*fastevent::durable_queue()?).await?, 0);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct QueueDepth {
     /// The queue.
@@ -77,7 +231,16 @@ pub struct QueueDepth {
     pub delayed: u64,
 }
 
-/// A queue operation that failed; the job stays where it was.
+/// A queue operation that failed; the job stays where it was (a claimed
+/// job's lease runs out, and another worker takes it). What every
+/// [`DurableQueue`] method returns on failure.
+///
+/// ```
+/// use fastevent::driver::durable::QueueError;
+///
+/// let error = QueueError { driver: "sqlite", message: "database is locked".into() };
+/// assert_eq!(error.to_string(), "sqlite queue: database is locked");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{driver} queue: {message}")]
 pub struct QueueError {
@@ -87,7 +250,68 @@ pub struct QueueError {
     pub message: String,
 }
 
-/// A durable queue, as the worker and the commands use it.
+/// A durable queue, as the worker and the commands use it: the consumer side
+/// of the SQLite and AMQP drivers. Get the installed one with
+/// [`durable_queue`](crate::durable_queue); implement it for a driver of
+/// your own so that [`Worker`](crate::worker::Worker) and the `failed` and
+/// `status` commands work on it.
+///
+/// A job's life: [`claim`](Self::claim) it, run it, then
+/// [`complete`](Self::complete), [`retry`](Self::retry) or
+/// [`fail`](Self::fail) it:
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::durable::{DurableQueue, Selection};
+/// use fastevent::{listener, Config, Event, QueueDriver};
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct FeedImported {
+///     feed_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct IndexFeed;
+/// #[listener(on = FeedImported)]
+/// impl IndexFeed {
+///     async fn handle(&self, _: &FeedImported) {}
+/// }
+///
+/// async fn counts(queue: &dyn DurableQueue) -> (u64, u64) {
+///     let depth = queue.depth().await.unwrap();
+///     let ready = depth.iter().map(|d| d.ready).sum();
+///     (ready, queue.failed_count().await.unwrap())
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-durable-q-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     Config::new()
+///         .queue_driver(QueueDriver::Sqlite)
+///         .sqlite_path(dir.join("queue.db"))
+///         .install()?;
+///     FeedImported { feed_id: 1 }.dispatch().await?;
+///
+///     let queue = fastevent::durable_queue()?;
+///     let queues = ["default".to_string()];
+///     let lease = Duration::from_secs(30);
+///     assert_eq!(counts(&*queue).await, (1, 0));
+///
+///     let job = queue.claim(&queues, 10, "w1", lease).await?.remove(0);
+///     queue.fail(&job, "w1", "feed server down").await?;
+///     assert_eq!(counts(&*queue).await, (0, 1));
+///
+///     assert_eq!(queue.retry_failed(Selection::All).await?, 1);
+///     let job = queue.claim(&queues, 10, "w1", lease).await?.remove(0);
+///     assert_eq!(job.attempt, 1); // fresh attempts
+///     queue.complete(&job, "w1").await?;
+///     assert_eq!(counts(&*queue).await, (0, 0));
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 pub trait DurableQueue: Send + Sync + 'static {
     /// The driver's name.
     fn name(&self) -> &'static str;

@@ -4,7 +4,27 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
-/// A count of running jobs and a way to wait until it reaches zero.
+/// A count of running jobs and a way to wait until it reaches zero: what
+/// an in-process [`Driver`](super::Driver) needs for its
+/// [`drain`](super::Driver::drain). The `sync` driver counts its jobs
+/// with one.
+///
+/// ```
+/// use fastevent::driver::InFlight;
+///
+/// static RUNNING: InFlight = InFlight::new();
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let guard = RUNNING.start(); // counted before the task exists
+/// assert_eq!(RUNNING.running(), 1);
+/// tokio::spawn(async move {
+///     // ... the job ...
+///     drop(guard);
+/// });
+/// RUNNING.wait_idle().await;
+/// assert_eq!(RUNNING.running(), 0);
+/// # }
+/// ```
 #[derive(Default)]
 pub struct InFlight {
     running: AtomicUsize,

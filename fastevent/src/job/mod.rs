@@ -20,7 +20,24 @@ pub use signing::JobSigner;
 /// The envelope format this build writes and reads.
 pub const ENVELOPE_FORMAT: u32 = 1;
 
-/// One listener job.
+/// One listener job, as every durable driver stores or sends it: decode it
+/// from a queue's bytes to see which listener it is for, its payload and its
+/// context (a `failed show` of your own, a custom worker).
+///
+/// ```
+/// use fastevent::job::JobEnvelope;
+/// use std::time::Duration;
+///
+/// let bytes = br#"{"fastevent_job":1,"id":"0190a7c2","event":"new_chat","event_version":1,
+///     "listener":"generate_chat_title","queue":"default","payload":{"chat_id":7},
+///     "context":{"user_id":42},"max_attempts":3,"created_at_ms":1700000000000,"timeout_ms":30000}"#;
+/// let job = JobEnvelope::decode(bytes)?;
+/// assert_eq!((job.event.as_str(), job.listener.as_str()), ("new_chat", "generate_chat_title"));
+/// assert_eq!(job.payload.get(), r#"{"chat_id":7}"#);
+/// assert_eq!(job.timeout(), Some(Duration::from_secs(30)));
+/// assert_eq!(job.context_snapshot().to_json()["user_id"], "42");
+/// # Ok::<(), fastevent::job::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobEnvelope {
@@ -52,7 +69,7 @@ pub struct JobEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard_timeout_ms: Option<u64>,
     /// The trace id of the dispatch, for linking the listener's span: the
-    /// dispatcher's [`TRACE_ID`](crate::observe::TRACE_ID) context value, or
+    /// dispatcher's [`TRACE_ID`] context value, or
     /// one made up at the dispatch. The worker sets it again around the
     /// listener, so its own dispatches stay in the trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,7 +82,22 @@ pub struct JobEnvelope {
     pub parent_span_id: Option<String>,
 }
 
-/// Defaults for what a listener does not set itself.
+/// Defaults for what a listener does not set itself: what a driver built in
+/// code applies to the jobs it encodes. [`Config`](crate::Config) makes
+/// the installed driver's from the environment.
+///
+/// ```
+/// use fastevent::job::JobDefaults;
+/// use std::time::Duration;
+///
+/// let defaults = JobDefaults {
+///     tries: 5,
+///     timeout: Some(Duration::from_secs(60)),
+///     ..JobDefaults::default()
+/// };
+/// assert_eq!(defaults.queue, "default");
+/// assert_eq!(defaults.max_payload_bytes, 256 * 1024);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobDefaults {
     /// Attempts when the listener has no `tries`.
@@ -92,7 +124,71 @@ impl Default for JobDefaults {
     }
 }
 
-/// An encoded job, ready to store or send.
+/// An encoded job, ready to store or send: what
+/// [`encode_batch`] makes of each listener of a dispatched event, for a
+/// durable driver to write (its body, with the rest in columns or headers).
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::{Driver, DriverError, JobBatch};
+/// use fastevent::job::{encode_batch, EncodedJob, JobDefaults};
+/// use fastevent::{listener, Dispatched, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::sync::Mutex;
+///
+/// /// Keeps jobs in memory, as a database driver would insert rows.
+/// #[derive(Default)]
+/// struct Table(Mutex<Vec<EncodedJob>>);
+///
+/// impl Driver for Table {
+///     fn name(&self) -> &'static str {
+///         "table"
+///     }
+///
+///     fn enqueue(
+///         &self,
+///         batch: JobBatch,
+///     ) -> Pin<Box<dyn Future<Output = Result<Dispatched, DriverError>> + Send + '_>> {
+///         let result = encode_batch(&batch, &JobDefaults::default(), None)
+///             .map(|jobs| {
+///                 let count = jobs.len();
+///                 self.0.lock().unwrap().extend(jobs);
+///                 Dispatched { jobs: count }
+///             })
+///             .map_err(|e| DriverError {
+///                 driver: "table",
+///                 event: batch.event_name(),
+///                 message: e.to_string(),
+///                 source: Some(Box::new(e)),
+///             });
+///         Box::pin(async move { result })
+///     }
+/// }
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct TicketOpened {
+///     ticket_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct AssignAgent;
+/// #[listener(on = TicketOpened, queue = "support", tries = 2)]
+/// impl AssignAgent {
+///     async fn handle(&self, _: &TicketOpened) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let table = Table::default();
+///     fastevent::dispatch_to(&table, TicketOpened { ticket_id: 5 }).await.unwrap();
+///     let rows = table.0.lock().unwrap();
+///     let job = &rows[0];
+///     assert_eq!((job.queue.as_str(), job.event, job.listener), ("support", "ticket_opened", "assign_agent"));
+///     assert_eq!(job.max_attempts, 2);
+///     assert_eq!(job.signature, None); // no signer given
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct EncodedJob {
     /// The job id.
@@ -111,7 +207,15 @@ pub struct EncodedJob {
     pub signature: Option<String>,
 }
 
-/// Why a job could not be encoded at dispatch.
+/// Why a job could not be encoded at dispatch: the whole dispatch is
+/// refused. A driver reports it inside its [`DriverError`](crate::driver::DriverError).
+///
+/// ```
+/// use fastevent::job::EncodeError;
+///
+/// let error = EncodeError::TooLarge { event: "file_uploaded", listener: "scan", size: 300_000, limit: 262_144 };
+/// assert!(error.to_string().contains("send an id and load the data in the listener"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     /// The event did not serialize.
@@ -140,6 +244,16 @@ pub enum EncodeError {
 
 /// Why bytes taken from a queue are not a job this worker can run. Such a
 /// job goes to the failed store with its raw bytes; it is never retried.
+///
+/// ```
+/// use fastevent::job::{DecodeError, JobEnvelope};
+///
+/// assert!(matches!(JobEnvelope::decode(b"hello"), Err(DecodeError::Malformed(_))));
+/// assert_eq!(
+///     JobEnvelope::decode(br#"{"fastevent_job":2}"#).unwrap_err(),
+///     DecodeError::UnsupportedFormat(2) // written by a newer build
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Not JSON, or JSON of another shape.
@@ -179,7 +293,7 @@ impl JobEnvelope {
     }
 
     /// The context snapshot this job carries, with its trace id as the
-    /// [`TRACE_ID`](crate::observe::TRACE_ID) value.
+    /// [`TRACE_ID`] value.
     pub fn context_snapshot(&self) -> ContextSnapshot {
         let snapshot = ContextSnapshot::from_json(
             self.context
@@ -204,7 +318,13 @@ impl JobEnvelope {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch: the clock of the envelopes'
+/// `created_at_ms` and the failed store's `failed_at_ms`.
+///
+/// ```
+/// let now = fastevent::job::now_ms();
+/// assert!(now > 1_700_000_000_000); // after November 2023
+/// ```
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -214,6 +334,67 @@ pub fn now_ms() -> u64 {
 
 /// Encodes one job per listener of `batch`. The payload is serialized once;
 /// any failure refuses the whole batch, so a dispatch is all or nothing.
+/// What a durable driver calls in its [`Driver::enqueue`](crate::driver::Driver::enqueue)
+/// (see [`EncodedJob`] for a whole driver); with a `signer`, each job
+/// carries its signature.
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::{Driver, DriverError, JobBatch};
+/// use fastevent::job::{encode_batch, EncodeError, JobDefaults, JobEnvelope, JobSigner};
+/// use fastevent::{listener, Dispatched, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::sync::Mutex;
+///
+/// /// Encodes with a small size limit and a signing key, keeps the outcome.
+/// #[derive(Default)]
+/// struct Checked(Mutex<Vec<Result<Vec<(Vec<u8>, Option<String>)>, EncodeError>>>);
+///
+/// impl Driver for Checked {
+///     fn name(&self) -> &'static str {
+///         "checked"
+///     }
+///
+///     fn enqueue(
+///         &self,
+///         batch: JobBatch,
+///     ) -> Pin<Box<dyn Future<Output = Result<Dispatched, DriverError>> + Send + '_>> {
+///         let defaults = JobDefaults { max_payload_bytes: 1024, ..JobDefaults::default() };
+///         let signer = JobSigner::new("a secret of 16+ bytes");
+///         let encoded = encode_batch(&batch, &defaults, signer.as_ref())
+///             .map(|jobs| jobs.into_iter().map(|job| (job.body, job.signature)).collect());
+///         self.0.lock().unwrap().push(encoded);
+///         Box::pin(async { Ok(Dispatched { jobs: 0 }) })
+///     }
+/// }
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct NoteSaved {
+///     text: String,
+/// }
+///
+/// #[derive(Default)]
+/// struct IndexNote;
+/// #[listener(on = NoteSaved)]
+/// impl IndexNote {
+///     async fn handle(&self, _: &NoteSaved) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let driver = Checked::default();
+///     fastevent::dispatch_to(&driver, NoteSaved { text: "short".into() }).await.unwrap();
+///     fastevent::dispatch_to(&driver, NoteSaved { text: "x".repeat(2000) }).await.unwrap();
+///
+///     let outcomes = driver.0.lock().unwrap();
+///     let (body, signature) = &outcomes[0].as_ref().unwrap()[0];
+///     let signer = JobSigner::new("a secret of 16+ bytes").unwrap();
+///     assert!(signer.verify(body, signature.as_deref()).is_ok());
+///     assert_eq!(JobEnvelope::decode(body).unwrap().listener, "index_note");
+///     assert!(matches!(outcomes[1], Err(EncodeError::TooLarge { limit: 1024, .. })));
+/// }
+/// ```
 pub fn encode_batch(
     batch: &JobBatch,
     defaults: &JobDefaults,

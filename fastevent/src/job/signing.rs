@@ -9,7 +9,22 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Signs and verifies job bytes with one secret key.
+/// Signs and verifies job bytes with one secret key (HMAC-SHA256). The
+/// drivers use the one [`Config::signing_key`](crate::Config::signing_key)
+/// makes; a driver or worker of your own signs and checks with it too.
+///
+/// ```
+/// use fastevent::job::{DecodeError, JobSigner};
+///
+/// assert!(JobSigner::new("short").is_none()); // under MIN_KEY_BYTES
+/// let signer = JobSigner::new("a secret of 16+ bytes").unwrap();
+///
+/// let body = br#"{"fastevent_job":1}"#;
+/// let signature = signer.sign(body);
+/// assert_eq!(signer.verify(body, Some(&signature)), Ok(()));
+/// assert_eq!(signer.verify(b"altered", Some(&signature)), Err(DecodeError::BadSignature));
+/// assert_eq!(signer.verify(body, None), Err(DecodeError::Unsigned));
+/// ```
 #[derive(Clone)]
 pub struct JobSigner {
     key: Vec<u8>,

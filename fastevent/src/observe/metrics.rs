@@ -40,6 +40,12 @@ static SYNC_METRICS: AtomicBool = AtomicBool::new(false);
 /// always report: the `metrics` facade cannot tell whether a recorder is
 /// installed, and its calls and the clock reads make a sync job about 15%
 /// slower even with none. [`crate::stats`] counts sync jobs either way.
+///
+/// ```
+/// // At start-up, once a recorder is installed:
+/// fastevent::observe::describe_metrics();
+/// fastevent::observe::set_sync_metrics(true);
+/// ```
 pub fn set_sync_metrics(on: bool) {
     SYNC_METRICS.store(on, Ordering::Relaxed);
 }
@@ -51,6 +57,15 @@ pub(crate) fn sync_metrics_on() -> bool {
 /// Gives the installed recorder the unit and a description of each metric
 /// (Prometheus shows them as `# HELP`). Call it once the recorder is
 /// installed; workers call it when they start.
+///
+/// ```
+/// use fastevent::observe::{describe_metrics, JOBS_SUCCEEDED};
+///
+/// // metrics::set_global_recorder(...) first; then:
+/// describe_metrics();
+/// // A dashboard's query names the same metrics:
+/// assert_eq!(JOBS_SUCCEEDED, "fastevent_jobs_succeeded_total");
+/// ```
 pub fn describe_metrics() {
     use ::metrics::{describe_counter, describe_histogram};
     describe_counter!(JOBS_DISPATCHED, Unit::Count, "Jobs accepted by a driver");

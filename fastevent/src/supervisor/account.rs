@@ -12,7 +12,16 @@ use std::fmt::Display;
 use std::io::Write;
 use tokio::sync::mpsc;
 
-/// One line of the supervisor's account, for a dashboard.
+/// One line of the supervisor's account, for a dashboard that took the
+/// account with [`Supervisor::account_to`](super::Supervisor::account_to).
+/// Its `Display` is the line as printed on standard output.
+///
+/// ```
+/// use fastevent::supervisor::{AccountLine, LineSource};
+///
+/// let line = AccountLine { source: LineSource::Worker(3), text: "sent 12 mails".into() };
+/// assert_eq!(line.to_string(), "[worker 3] sent 12 mails");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountLine {
     /// Who says it.
@@ -21,7 +30,21 @@ pub struct AccountLine {
     pub text: String,
 }
 
-/// Who a line of the account comes from.
+/// Who a line of the account comes from, in [`AccountLine::source`]: how a
+/// dashboard styles or filters it.
+///
+/// ```
+/// use fastevent::supervisor::LineSource;
+///
+/// fn colour(source: LineSource) -> &'static str {
+///     match source {
+///         LineSource::Supervisor => "blue",
+///         LineSource::Warning | LineSource::Stderr => "red",
+///         LineSource::Worker(_) => "default",
+///     }
+/// }
+/// assert_eq!(colour(LineSource::Warning), "red");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineSource {
     /// The supervisor: something that happened to the pool.

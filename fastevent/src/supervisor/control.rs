@@ -20,7 +20,14 @@ pub(super) enum Control {
     Shutdown,
 }
 
-/// Why a request was refused.
+/// Why a request to a running supervisor was refused.
+///
+/// ```
+/// use fastevent::supervisor::{check_pool, ControlError};
+///
+/// let refused = check_pool(4, 2).unwrap_err();
+/// assert!(matches!(&refused, ControlError::Bounds(why) if why.contains("cannot exceed")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
     /// The bounds cannot work.
@@ -31,7 +38,27 @@ pub enum ControlError {
     Stopped,
 }
 
-/// Sends requests to a running supervisor ([`super::Supervisor::handle`]).
+/// Sends requests to a running supervisor ([`super::Supervisor::handle`]),
+/// from the same process: a dashboard's keys, an admin endpoint. Cheap to
+/// clone.
+///
+/// ```
+/// use fastevent::supervisor::{ControlError, Supervisor, SupervisorSettings, WorkerCommand};
+/// use fastevent::worker::WorkerOptions;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = WorkerOptions::default();
+/// let supervisor = Supervisor::new(SupervisorSettings::from_env(&worker)?, WorkerCommand::current_exe([])?);
+/// let handle = supervisor.handle();
+///
+/// handle.set_pool(2, 6)?; // applied by its loop
+/// assert!(matches!(handle.set_pool(6, 2), Err(ControlError::Bounds(_))));
+///
+/// drop(supervisor); // it returned
+/// assert_eq!(handle.shut_down(), Err(ControlError::Stopped));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SupervisorHandle {
     pub(super) requests: mpsc::UnboundedSender<Control>,
@@ -62,7 +89,16 @@ impl SupervisorHandle {
 }
 
 /// Whether `min..=max` workers can be kept: the same rules as
-/// `MIN_WORKERS` and `MAX_WORKERS`.
+/// `MIN_WORKERS` and `MAX_WORKERS`. [`SupervisorHandle::set_pool`] checks
+/// it; a form can check before asking.
+///
+/// ```
+/// use fastevent::supervisor::check_pool;
+///
+/// assert!(check_pool(1, 10).is_ok());
+/// assert!(check_pool(0, 10).is_err());
+/// assert!(check_pool(1, 5000).is_err());
+/// ```
 pub fn check_pool(min: usize, max: usize) -> Result<(), ControlError> {
     let limit = WORKER_LIMIT as usize;
     if min < 1 {

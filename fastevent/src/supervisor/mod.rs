@@ -61,7 +61,20 @@ const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 /// A depth reading that takes longer is a failed one.
 const DEPTH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why the supervisor returned.
+/// Why [`Supervisor::run`] returned: for the program's exit code, or its
+/// last log line.
+///
+/// ```
+/// use fastevent::supervisor::SupervisorExit;
+///
+/// fn describe(exit: SupervisorExit) -> &'static str {
+///     match exit {
+///         SupervisorExit::Shutdown => "stopped by a signal; the workers drained",
+///         SupervisorExit::Finished => "every worker reached its limits",
+///     }
+/// }
+/// assert_eq!(describe(SupervisorExit::Finished), "every worker reached its limits");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisorExit {
     /// SIGTERM or SIGINT: its workers were stopped.
@@ -71,7 +84,33 @@ pub enum SupervisorExit {
     Finished,
 }
 
-/// A supervisor of worker processes.
+/// A supervisor of worker processes: what the `work` command runs. Use it
+/// directly for a command line of your own; its workers are this program
+/// run again with the given arguments, so its `main` must start a worker
+/// for them (as [`crate::cli`] does for `work --worker`).
+///
+/// ```no_run
+/// use fastevent::supervisor::{Supervisor, SupervisorSettings, WorkerCommand};
+/// use fastevent::worker::WorkerOptions;
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = WorkerOptions::from_env()?;
+/// let settings = SupervisorSettings::from_env(&worker)?.with_workers(Some(2), Some(8), &worker)?;
+/// // Workers run `<this program> work --worker`.
+/// let command = WorkerCommand::current_exe(["work".into()])?;
+/// let supervisor = Supervisor::new(settings, command);
+/// let mut state = supervisor.subscribe();
+/// tokio::spawn(async move {
+///     while state.changed().await.is_ok() {
+///         let workers = state.borrow().workers.len();
+///         println!("{workers} workers");
+///     }
+/// });
+/// // Until SIGTERM or SIGINT: the workers drain, then it returns.
+/// let exit = supervisor.run(fastevent::durable_queue()?).await?;
+/// println!("{exit:?}");
+/// # Ok(()) }
+/// ```
 pub struct Supervisor {
     settings: SupervisorSettings,
     command: WorkerCommand,
@@ -134,6 +173,27 @@ impl Supervisor {
     /// instead of standard output: for a dashboard that owns the terminal.
     /// Lines that do not fit in the channel are dropped, never waited for;
     /// the next line that fits says how many.
+    ///
+    /// ```no_run
+    /// use fastevent::supervisor::{LineSource, Supervisor, SupervisorSettings, WorkerCommand};
+    /// use fastevent::worker::WorkerOptions;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let worker = WorkerOptions::from_env()?;
+    /// let settings = SupervisorSettings::from_env(&worker)?;
+    /// let (lines, mut account) = tokio::sync::mpsc::channel(1024);
+    /// let supervisor = Supervisor::new(settings, WorkerCommand::current_exe(["work".into()])?)
+    ///     .account_to(lines);
+    /// tokio::spawn(async move {
+    ///     while let Some(line) = account.recv().await {
+    ///         if line.source == LineSource::Warning {
+    ///             eprintln!("{line}"); // a dashboard would show it in a pane
+    ///         }
+    ///     }
+    /// });
+    /// supervisor.run(fastevent::durable_queue()?).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn account_to(mut self, lines: mpsc::Sender<AccountLine>) -> Self {
         self.account = Account::to_channel(lines);
         self

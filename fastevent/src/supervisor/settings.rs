@@ -8,7 +8,9 @@ use crate::env::Env;
 use crate::worker::WorkerOptions;
 use std::time::Duration;
 
-/// The supervisor's settings.
+/// The supervisor's settings: how many workers it keeps, and how it scales
+/// and watches them. Read them with [`SupervisorSettings::from_env`], then
+/// apply flags with [`SupervisorSettings::with_workers`].
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
@@ -23,6 +25,22 @@ use std::time::Duration;
 /// The concurrency, queues and shutdown grace are the workers' own
 /// ([`WorkerOptions`]): the supervisor computes capacity and kill deadlines
 /// from the same values its workers run with.
+///
+/// ```
+/// use fastevent::supervisor::SupervisorSettings;
+/// use fastevent::supervisor::settings::KILL_MARGIN;
+/// use fastevent::worker::WorkerOptions;
+///
+/// let worker = WorkerOptions::default();
+/// // The environment, then `--min-workers 2 --max-workers 8`.
+/// let settings = SupervisorSettings::from_env(&worker)?.with_workers(Some(2), Some(8), &worker)?;
+/// assert_eq!((settings.min_workers, settings.max_workers), (2, 8));
+/// assert_eq!(settings.stop_timeout, worker.shutdown_grace + KILL_MARGIN);
+///
+/// // The minimum cannot exceed the maximum.
+/// assert!(settings.with_workers(Some(9), None, &worker).is_err());
+/// # Ok::<(), fastevent::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorSettings {
     /// Workers kept alive.

@@ -6,7 +6,27 @@
 use super::scaling::Backlog;
 use std::time::Duration;
 
-/// A snapshot of the supervisor and its pool.
+/// A snapshot of the supervisor and its pool, from
+/// [`Supervisor::subscribe`](super::Supervisor::subscribe): what a
+/// dashboard or a status endpoint shows. Serializes to JSON.
+///
+/// ```
+/// use fastevent::supervisor::{Phase, Supervisor, SupervisorSettings, WorkerCommand};
+/// use fastevent::worker::WorkerOptions;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = WorkerOptions::default();
+/// let settings = SupervisorSettings::from_env(&worker)?;
+/// let supervisor = Supervisor::new(settings, WorkerCommand::current_exe([])?);
+///
+/// let state = supervisor.subscribe().borrow().clone();
+/// assert_eq!(state.phase, Phase::Running);
+/// assert!(state.workers.is_empty()); // until it runs
+/// let json = serde_json::to_value(&state)?;
+/// assert_eq!(json["queues"][0], "default");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SupervisorState {
     /// The supervisor's id (what its workers see in `FASTEVENT_SUPERVISOR`).
@@ -36,7 +56,20 @@ pub struct SupervisorState {
     pub phase: Phase,
 }
 
-/// Where the supervisor is in its life.
+/// Where the supervisor is in its life, in [`SupervisorState::phase`].
+///
+/// ```
+/// use fastevent::supervisor::Phase;
+///
+/// fn title(phase: Phase) -> &'static str {
+///     match phase {
+///         Phase::Running => "running",
+///         Phase::WindingDown => "finishing: no new workers",
+///         Phase::ShuttingDown => "shutting down: workers draining",
+///     }
+/// }
+/// assert_eq!(title(Phase::default()), "running");
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -49,7 +82,21 @@ pub enum Phase {
     ShuttingDown,
 }
 
-/// Things that happened since start.
+/// Things that happened since start, in [`SupervisorState::counters`]. They
+/// only grow, so a dashboard derives rates from two snapshots.
+///
+/// ```
+/// use fastevent::supervisor::state::SupervisorCounters;
+/// use std::time::Duration;
+///
+/// fn jobs_per_second(before: &SupervisorCounters, after: &SupervisorCounters, between: Duration) -> f64 {
+///     (after.jobs_succeeded - before.jobs_succeeded) as f64 / between.as_secs_f64()
+/// }
+///
+/// let before = SupervisorCounters::default();
+/// let after = SupervisorCounters { jobs_succeeded: 50, ..before };
+/// assert_eq!(jobs_per_second(&before, &after, Duration::from_secs(2)), 25.0);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SupervisorCounters {
     /// Workers started.
@@ -76,7 +123,35 @@ pub struct SupervisorCounters {
     pub jobs_failed: u64,
 }
 
-/// One worker.
+/// One worker of the pool, in [`SupervisorState::workers`]: a row of a
+/// dashboard.
+///
+/// ```
+/// use fastevent::supervisor::{WorkerSnapshot, WorkerState};
+/// use std::time::Duration;
+///
+/// fn row(worker: &WorkerSnapshot) -> String {
+///     format!(
+///         "#{} pid {} {:?}: {} running, {} done, last heard {:?} ago",
+///         worker.number, worker.pid, worker.state, worker.running, worker.succeeded, worker.heartbeat_age
+///     )
+/// }
+///
+/// let worker = WorkerSnapshot {
+///     number: 1,
+///     pid: 4242,
+///     worker_id: Some("worker-4242-0190".into()),
+///     state: WorkerState::Ready,
+///     uptime: Duration::from_secs(60),
+///     heartbeat_age: Duration::from_millis(300),
+///     running: 0,
+///     jobs: Vec::new(),
+///     succeeded: 12,
+///     retried: 0,
+///     failed: 0,
+/// };
+/// assert_eq!(row(&worker), "#1 pid 4242 Ready: 0 running, 12 done, last heard 300ms ago");
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct WorkerSnapshot {
     /// Its number in this supervisor (the prefix of its output lines).
@@ -104,7 +179,18 @@ pub struct WorkerSnapshot {
     pub failed: u64,
 }
 
-/// What a worker is doing.
+/// What a worker is doing, in [`WorkerSnapshot::state`]; the states after
+/// `Ready` carry the reason.
+///
+/// ```
+/// use fastevent::supervisor::WorkerState;
+///
+/// fn takes_jobs(state: &WorkerState) -> bool {
+///     matches!(state, WorkerState::Ready)
+/// }
+/// assert!(takes_jobs(&WorkerState::Ready));
+/// assert!(!takes_jobs(&WorkerState::Terminating("scale-down".into())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "reason")]
 pub enum WorkerState {
@@ -122,7 +208,23 @@ pub enum WorkerState {
     Exited(String),
 }
 
-/// A job a worker runs.
+/// A job a worker runs, in [`WorkerSnapshot::jobs`].
+///
+/// ```
+/// use fastevent::supervisor::state::JobSnapshot;
+/// use std::time::Duration;
+///
+/// let job = JobSnapshot {
+///     job_id: "0190a7c2".into(),
+///     event: "video_uploaded".into(),
+///     listener: "transcode".into(),
+///     attempt: 2,
+///     running_for: Duration::from_secs(95),
+///     hard_deadline_ms: None,
+/// };
+/// let line = format!("{} / {} (try {}) for {:?}", job.event, job.listener, job.attempt, job.running_for);
+/// assert_eq!(line, "video_uploaded / transcode (try 2) for 95s");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JobSnapshot {
     /// The envelope's id.

@@ -6,7 +6,24 @@ use crate::listener::Backoff;
 use std::cell::Cell;
 use std::time::Duration;
 
-/// The worker's default schedule.
+/// The worker's default retry schedule, for listeners that set no
+/// `backoff`: exponential from `first`, with jitter, at most `max`
+/// (`FASTEVENT_BACKOFF_S`, `FASTEVENT_BACKOFF_MAX_S`).
+///
+/// ```
+/// use fastevent::worker::{BackoffDefaults, WorkerOptions};
+/// use std::time::Duration;
+///
+/// let options = WorkerOptions {
+///     backoff: BackoffDefaults {
+///         first: Duration::from_secs(5),
+///         max: Duration::from_secs(3600),
+///     },
+///     ..WorkerOptions::default()
+/// };
+/// assert_eq!(BackoffDefaults::default().first, Duration::from_secs(1));
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffDefaults {
     /// The delay before the first retry.

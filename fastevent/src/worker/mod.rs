@@ -22,7 +22,25 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinSet;
 
-/// Why a worker stopped.
+/// Why a worker stopped, in its [`WorkerReport`]: a program that runs a
+/// worker with limits can tell "done" from "asked to stop".
+///
+/// ```
+/// use fastevent::worker::{StopReason, Worker, WorkerOptions};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("fastevent-doc-stop-reason-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+/// #     .sqlite_path(dir.join("queue.db")).install()?;
+/// let options = WorkerOptions { stop_when_empty: true, ..WorkerOptions::default() };
+/// let report = Worker::from_config(options)?.run(std::future::pending()).await;
+/// assert_eq!(report.stopped, StopReason::Empty); // the queue was empty
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// Asked to (a signal, or the shutdown future resolved).
@@ -35,7 +53,32 @@ pub enum StopReason {
     MaxTime,
 }
 
-/// What a worker did, returned when it stops.
+/// What a worker did, returned by [`Worker::run`] when it stops: for a
+/// log line, or the exit code of a batch run.
+///
+/// ```
+/// use fastevent::worker::{Worker, WorkerOptions, WorkerReport};
+///
+/// fn summary(report: &WorkerReport) -> String {
+///     format!(
+///         "{} succeeded, {} retried, {} failed, {} handed back ({:?})",
+///         report.succeeded, report.retried, report.failed, report.released, report.stopped
+///     )
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("fastevent-doc-report-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+/// #     .sqlite_path(dir.join("queue.db")).install()?;
+/// let options = WorkerOptions { stop_when_empty: true, ..WorkerOptions::default() };
+/// let report = Worker::from_config(options)?.run(std::future::pending()).await;
+/// assert_eq!(summary(&report), "0 succeeded, 0 retried, 0 failed, 0 handed back (Empty)");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerReport {
     /// Jobs whose listener succeeded.
@@ -50,14 +93,66 @@ pub struct WorkerReport {
     pub stopped: StopReason,
 }
 
-/// A worker on a durable queue.
+/// A worker on a durable queue: claims jobs, runs their listeners (up to
+/// its concurrency at once), and retries or fails them. The `work` command
+/// runs workers under a supervisor; run one in code for a batch job, a
+/// test, or a program that manages its own processes.
+///
+/// ```rust,standalone_crate
+/// use fastevent::worker::{StopReason, Worker, WorkerOptions};
+/// use fastevent::{listener, Config, Event, QueueDriver};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct ExportRequested {
+///     export_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct BuildExport;
+/// #[listener(on = ExportRequested)]
+/// impl BuildExport {
+///     async fn handle(&self, event: &ExportRequested) {
+///         println!("building export {}", event.export_id);
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-worker-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     Config::new()
+///         .queue_driver(QueueDriver::Sqlite)
+///         .sqlite_path(dir.join("queue.db"))
+///         .install()?;
+///     ExportRequested { export_id: 1 }.dispatch().await?;
+///     ExportRequested { export_id: 2 }.dispatch().await?;
+///
+///     // A batch run: until the queue is empty, or Ctrl+C.
+///     let options = WorkerOptions {
+///         concurrency: 4,
+///         stop_when_empty: true,
+///         ..WorkerOptions::default()
+///     };
+///     let shutdown = async {
+///         let _ = tokio::signal::ctrl_c().await;
+///     };
+///     let report = Worker::from_config(options)?.run(shutdown).await;
+///     assert_eq!((report.succeeded, report.stopped), (2, StopReason::Empty));
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 pub struct Worker {
     options: WorkerOptions,
     context: Arc<JobContext>,
 }
 
 impl Worker {
-    /// A worker on `queue`.
+    /// A worker on `queue`, which checks signatures with `signer` (pass the
+    /// dispatchers' key, or `None` to run unsigned jobs). See
+    /// [`SqliteDriver`](crate::driver::sqlite::SqliteDriver) for an example;
+    /// [`Worker::from_config`] takes both from the installed configuration.
     pub fn new(
         queue: Arc<dyn DurableQueue>,
         options: WorkerOptions,
@@ -87,7 +182,28 @@ impl Worker {
         Ok(Self::new(queue, options, signer))
     }
 
-    /// Reports to a supervisor through standard output (see [`report`]).
+    /// Reports to a supervisor through standard output (see [`report`]),
+    /// when this process was started by one; otherwise changes nothing. For
+    /// a `--worker` entry point of your own, as a
+    /// [`Supervisor`](crate::supervisor::Supervisor) starts it.
+    ///
+    /// ```
+    /// use fastevent::worker::{Worker, WorkerOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("fastevent-doc-reporting-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+    /// #     .sqlite_path(dir.join("queue.db")).install()?;
+    /// let options = WorkerOptions { stop_when_empty: true, ..WorkerOptions::from_env()? };
+    /// let worker = Worker::from_config(options)?.reporting_to_supervisor();
+    /// let report = worker.run(std::future::pending()).await;
+    /// println!("worker stopped: {report:?}");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reporting_to_supervisor(mut self) -> Self {
         Arc::get_mut(&mut self.context)
             .expect("not shared before run")

@@ -6,7 +6,8 @@ use crate::config::ConfigError;
 use crate::env::Env;
 use std::time::Duration;
 
-/// A worker's settings.
+/// A worker's settings: which queues it takes jobs from, how many it runs
+/// at once, its leases, retries and limits.
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
@@ -18,6 +19,25 @@ use std::time::Duration;
 /// | `WORKER_SHUTDOWN_GRACE_S` | `15` | time in-flight jobs get to finish at shutdown |
 /// | `FASTEVENT_BACKOFF_S` | `1` | first retry delay of listeners without `backoff` |
 /// | `FASTEVENT_BACKOFF_MAX_S` | `600` | longest retry delay |
+///
+/// Start from [`WorkerOptions::from_env`] (what the `work` command does)
+/// or from the defaults, and set what the code decides:
+///
+/// ```
+/// use fastevent::worker::WorkerOptions;
+/// use std::time::Duration;
+///
+/// let options = WorkerOptions {
+///     queues: vec!["high".into(), "default".into()], // "high" first
+///     concurrency: 4,
+///     max_jobs: Some(1000), // then exit, and let the supervisor start a fresh one
+///     ..WorkerOptions::default()
+/// };
+/// assert!(options.check().is_ok());
+///
+/// let broken = WorkerOptions { lease: Duration::from_secs(1), ..WorkerOptions::default() };
+/// assert!(broken.check().is_err()); // leases would expire under running jobs
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerOptions {
     /// Queues in priority order.

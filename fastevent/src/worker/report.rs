@@ -12,7 +12,20 @@ pub const MARKER: &str = "\u{1e}fastevent ";
 /// Set by the supervisor in its workers' environment.
 pub const SUPERVISED_ENV: &str = "FASTEVENT_SUPERVISOR";
 
-/// One message from a worker.
+/// One message from a worker to its supervisor, one line each on its
+/// standard output: for a supervisor of your own, or a tool that reads a
+/// worker's output.
+///
+/// ```
+/// use fastevent::worker::report::WorkerMessage;
+///
+/// let message = WorkerMessage::Heartbeat { running: 2, succeeded: 10, retried: 1, failed: 0 };
+/// let line = message.to_line(); // what the worker prints
+/// assert_eq!(WorkerMessage::from_line(&line).unwrap().unwrap(), message);
+///
+/// // The listeners' own output is no report.
+/// assert!(WorkerMessage::from_line("sending mail to ada@example.com").is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WorkerMessage {
@@ -80,7 +93,17 @@ impl WorkerMessage {
     }
 }
 
-/// Sends messages to the supervisor, when there is one.
+/// Sends messages to the supervisor, when there is one: a worker started by
+/// a supervisor (which sets [`SUPERVISED_ENV`]) reports, any other says
+/// nothing. [`Worker::reporting_to_supervisor`](super::Worker::reporting_to_supervisor)
+/// uses one.
+///
+/// ```
+/// use fastevent::worker::report::{Reporter, WorkerMessage};
+///
+/// let reporter = Reporter::silent(); // or Reporter::from_env() in a worker process
+/// reporter.send(&WorkerMessage::Stopping { reason: "max jobs".into() }); // prints nothing
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Reporter {
     supervised: bool,

@@ -13,32 +13,56 @@ use crate::job::EncodedJob;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
-/// Attempts already made (absent: none). The attempt a delivery starts is
+// The header names, for programs that read or write the messages
+// themselves (a publisher in another language, a broker inspection).
+
+/// Header: attempts already made (absent: none). The attempt a delivery starts is
 /// this plus one.
 pub const ATTEMPTS: &str = "x-fastevent-attempts";
-/// Attempts allowed.
+/// Header: attempts allowed.
 pub const MAX_ATTEMPTS: &str = "x-fastevent-max-attempts";
-/// The event's registered name.
+/// Header: the event's registered name.
 pub const EVENT: &str = "x-fastevent-event";
-/// The listener's registered name.
+/// Header: the listener's registered name.
 pub const LISTENER: &str = "x-fastevent-listener";
-/// The HMAC of the body, when jobs are signed.
+/// Header: the HMAC of the body, when jobs are signed.
 pub const SIGNATURE: &str = "x-fastevent-signature";
-/// The fastevent queue the job belongs to (on failed-store messages, where
+/// Header: the fastevent queue the job belongs to (on failed-store messages, where
 /// the AMQP queue no longer says it).
 pub const QUEUE: &str = "x-fastevent-queue";
-/// Why the last attempt failed (retries and failed-store messages).
+/// Header: why the last attempt failed (retries and failed-store messages).
 pub const ERROR: &str = "x-fastevent-error";
-/// When the job was moved to the failed store, in ms since the Unix epoch.
+/// Header: when the job was moved to the failed store, in ms since the Unix epoch.
 pub const FAILED_AT: &str = "x-fastevent-failed-at";
-/// The job's id in the failed store (what `failed retry <id>` takes).
+/// Header: the job's id in the failed store (what `failed retry <id>` takes).
 pub const FAILED_ID: &str = "x-fastevent-failed-id";
 
 /// Headers longer than this are cut: an error message must not make a
 /// message too large for the broker's frame limits.
 const MAX_ERROR_BYTES: usize = 4096;
 
-/// What the driver knows of a job besides its body.
+/// What the driver knows of a job besides its body, as it travels in the
+/// message's properties and headers: for a program that publishes jobs to
+/// the broker or inspects its queues without going through a worker.
+///
+/// ```
+/// use fastevent::driver::amqp::message::JobMeta;
+///
+/// let meta = JobMeta {
+///     job_id: "0190a7c2-job".into(),
+///     queue: "default".into(),
+///     event: "new_chat".into(),
+///     listener: "generate_chat_title".into(),
+///     max_attempts: 3,
+///     attempts: 1,
+///     signature: None,
+/// };
+/// let properties = meta.properties();
+/// assert_eq!(properties.delivery_mode(), &Some(2)); // persistent
+///
+/// // What a worker reads back from the delivery.
+/// assert_eq!(JobMeta::read(&properties, "default", 3), meta);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobMeta {
     /// The envelope's id, as the AMQP `message_id`.
@@ -160,7 +184,27 @@ impl JobMeta {
 }
 
 /// A failed-store message as a [`FailedJob`]; `fallback_id` names one that
-/// has no id header (put there by hand).
+/// has no id header (put there by hand). How the `failed` commands read the
+/// failed store.
+///
+/// ```
+/// use fastevent::driver::amqp::message::{self, JobMeta};
+///
+/// let meta = JobMeta {
+///     job_id: "0190a7c2-job".into(),
+///     queue: "emails".into(),
+///     event: "user_registered".into(),
+///     listener: "send_welcome_mail".into(),
+///     max_attempts: 3,
+///     attempts: 3,
+///     signature: None,
+/// };
+/// let properties = meta.failed_properties("SMTP 550", 1_700_000_000_000, 7);
+///
+/// let failed = message::failed_job(&properties, b"{}", 0);
+/// assert_eq!((failed.id, failed.queue.as_str(), failed.error.as_str()), (7, "emails", "SMTP 550"));
+/// assert_eq!(failed.attempts, 3);
+/// ```
 pub fn failed_job(properties: &BasicProperties, body: &[u8], fallback_id: i64) -> FailedJob {
     let headers = Headers(properties.headers().as_ref());
     let meta = JobMeta::read(properties, "", 1);
@@ -179,7 +223,24 @@ pub fn failed_job(properties: &BasicProperties, body: &[u8], fallback_id: i64) -
     }
 }
 
-/// The job of a failed-store message, for putting it back on its queue.
+/// The job of a failed-store message, for putting it back on its queue
+/// (`failed retry`).
+///
+/// ```
+/// use fastevent::driver::amqp::message::{self, JobMeta};
+///
+/// let meta = JobMeta {
+///     job_id: "0190a7c2-job".into(),
+///     queue: "emails".into(),
+///     event: "user_registered".into(),
+///     listener: "send_welcome_mail".into(),
+///     max_attempts: 3,
+///     attempts: 3,
+///     signature: None,
+/// };
+/// let properties = meta.failed_properties("SMTP 550", 1_700_000_000_000, 7);
+/// assert_eq!(message::failed_meta(&properties), meta); // its queue from a header
+/// ```
 pub fn failed_meta(properties: &BasicProperties) -> JobMeta {
     let headers = Headers(properties.headers().as_ref());
     let queue = headers.string(QUEUE).unwrap_or_else(|| "default".into());

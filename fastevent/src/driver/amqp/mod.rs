@@ -58,7 +58,24 @@ use std::sync::Arc;
 use std::time::Duration;
 use topology::Topology;
 
-/// How to reach the broker and name the queues.
+/// How to reach the broker and name the queues: the settings of the `amqp`
+/// driver, read from the environment by [`Config::from_env`](crate::Config::from_env)
+/// or given in code with [`Config::amqp`](crate::Config::amqp).
+///
+/// ```
+/// use fastevent::driver::amqp::AmqpOptions;
+/// use fastevent::{Config, QueueDriver};
+/// use std::time::Duration;
+///
+/// let mut options = AmqpOptions::new("amqp://app:s3cret@mq.internal:5672/shop");
+/// options.prefix = "shop".into(); // queues shop.default, shop.emails, ...
+/// options.consumer_timeout = Some(Duration::from_secs(3600)); // as set on the broker
+/// assert_eq!(options.problem(), None);
+/// assert_eq!(options.shown_url(), "amqp://app:***@mq.internal:5672/shop");
+///
+/// let config = Config::new().queue_driver(QueueDriver::Amqp).amqp(options);
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone)]
 pub struct AmqpOptions {
     /// `amqp://user:password@host:port/vhost` (`RABBITMQ_URL`).
@@ -105,7 +122,16 @@ impl AmqpOptions {
         connection::redact(&self.url)
     }
 
-    /// Why these options cannot work, if they cannot.
+    /// Why these options cannot work, if they cannot: the variable at fault,
+    /// its value (the URL without its password) and what it accepts.
+    ///
+    /// ```
+    /// use fastevent::driver::amqp::AmqpOptions;
+    ///
+    /// let (variable, _value, expected) = AmqpOptions::new("amqps://mq:5671").problem().unwrap();
+    /// assert_eq!(variable, "RABBITMQ_URL");
+    /// assert!(expected.contains("no TLS"));
+    /// ```
     pub fn problem(&self) -> Option<(&'static str, String, String)> {
         let url = self.url.trim();
         match url.split_once("://").map(|(scheme, _)| scheme) {
@@ -159,7 +185,24 @@ impl AmqpOptions {
 
 /// The RabbitMQ queue driver: both the [`Driver`] dispatch hands jobs to and
 /// the [`DurableQueue`] workers take them from. Cheap to clone; clones share
-/// the connection.
+/// the connection. The installed one comes from `QUEUE_DRIVER=amqp`; build
+/// one in code for a deploy script, a second broker, or a test.
+///
+/// ```no_run
+/// use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
+/// use fastevent::job::JobDefaults;
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = AmqpOptions::new("amqp://guest:guest@127.0.0.1:5672/%2f");
+/// let driver = AmqpDriver::new(options, JobDefaults::default(), None);
+///
+/// // A deploy step: refuse listeners that may outrun the broker's
+/// // consumer_timeout, and create the queues before anything publishes.
+/// driver.check_listener_timeouts()?;
+/// driver.declare("default").await?;
+/// driver.declare("emails").await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct AmqpDriver {
     inner: Arc<Inner>,
@@ -178,6 +221,8 @@ pub(crate) struct Inner {
 
 impl AmqpDriver {
     /// A driver for the broker `options` names; it connects on first use.
+    /// Jobs get `defaults` where their listener sets nothing, and are signed
+    /// with `signer` (which workers on this broker then require).
     pub fn new(options: AmqpOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
         let topology = Topology {
             prefix: options.prefix.clone(),

@@ -49,7 +49,19 @@ pub static DELAY_BUCKETS_MS: LazyLock<Vec<u64>> = LazyLock::new(|| {
     buckets
 });
 
-/// The bucket a retry after `delay` waits in: the shortest not shorter.
+/// The bucket a retry after `delay` waits in: the shortest not shorter, so
+/// that a retry never runs early, and at most 41% late.
+///
+/// ```
+/// use fastevent::driver::amqp::topology::{bucket_for, DELAY_BUCKETS_MS, MAX_DELAY};
+/// use std::time::Duration;
+///
+/// let bucket = bucket_for(Duration::from_secs(1));
+/// assert!((1000..=1415).contains(&bucket));
+/// assert!(DELAY_BUCKETS_MS.contains(&bucket));
+/// // Longer delays are cut to the longest bucket.
+/// assert_eq!(bucket_for(Duration::from_secs(30 * 24 * 3600)), MAX_DELAY.as_millis() as u64);
+/// ```
 pub fn bucket_for(delay: Duration) -> u64 {
     let ms = delay.as_millis().min(u64::MAX as u128) as u64;
     DELAY_BUCKETS_MS
@@ -59,7 +71,25 @@ pub fn bucket_for(delay: Duration) -> u64 {
         .unwrap_or(MAX_DELAY.as_millis() as u64)
 }
 
-/// Where the driver's queues live.
+/// Where the driver's queues live: the AMQP names of the work queues, their
+/// delay buckets and the failed store, for a program or an operator that
+/// looks at the broker directly. [`AmqpDriver::topology`](super::AmqpDriver::topology)
+/// gives the driver's.
+///
+/// ```
+/// use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
+/// use fastevent::job::JobDefaults;
+///
+/// let mut options = AmqpOptions::new(AmqpOptions::DEFAULT_URL);
+/// options.default_queue = Some("async_farm.jobs".into());
+/// let driver = AmqpDriver::new(options, JobDefaults::default(), None); // connects on first use
+///
+/// let topology = driver.topology();
+/// assert_eq!(topology.work_queue("emails"), "fastevent.emails");
+/// assert_eq!(topology.work_queue("default"), "async_farm.jobs");
+/// assert_eq!(topology.delay_queue("emails", 1280), "fastevent.emails~delay.1280ms");
+/// assert_eq!(topology.failed_queue(), "fastevent~failed");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Topology {
     /// The prefix of every queue name.

@@ -14,7 +14,18 @@ use tokio::sync::oneshot;
 /// How many operations one transaction takes at most.
 const MAX_OPERATIONS_PER_TRANSACTION: usize = 1024;
 
-/// How writes reach the disk.
+/// How writes reach the disk: the trade between durability and speed of
+/// the SQLite queue (`FASTEVENT_SQLITE_SYNCHRONOUS`).
+///
+/// ```
+/// use fastevent::Config;
+/// use fastevent::driver::sqlite::Synchronous;
+///
+/// // A queue whose jobs may be lost with the machine, not with the process.
+/// let config = Config::new().sqlite_synchronous(Synchronous::Normal);
+/// # let _ = config;
+/// assert_eq!(Synchronous::default(), Synchronous::Full);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
     /// fsync at every commit: a committed job survives a power loss.
@@ -25,7 +36,25 @@ pub enum Synchronous {
     Normal,
 }
 
-/// Where and how to open the database.
+/// Where and how to open the SQLite queue's database: for a
+/// [`SqliteDriver`](super::SqliteDriver) built in code. The installed
+/// driver takes them from [`Config`](crate::Config).
+///
+/// ```
+/// use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
+/// use fastevent::job::JobDefaults;
+/// use std::time::Duration;
+///
+/// let options = SqliteOptions {
+///     path: "storage/queue.db".into(),
+///     synchronous: Synchronous::Full,
+///     // Below the supervisor's heartbeat timeout: a worker waiting on the
+///     // lock must not look hung.
+///     busy_timeout: Duration::from_secs(5),
+/// };
+/// let driver = SqliteDriver::new(options, JobDefaults::default(), None); // opens nothing yet
+/// # let _ = driver;
+/// ```
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// The database file.

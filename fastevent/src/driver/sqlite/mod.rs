@@ -29,7 +29,55 @@ use connection::{SqliteConnection, StoreError};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
-/// The SQLite queue driver.
+/// The SQLite queue driver: a [`Driver`] that stores jobs in a file, and
+/// the [`DurableQueue`] workers on the same machine take them from. The
+/// installed one comes from `QUEUE_DRIVER=sqlite`; build one in code for a
+/// second queue, or a test. Cheap to clone; clones share the connection.
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
+/// use fastevent::job::JobDefaults;
+/// use fastevent::worker::{Worker, WorkerOptions};
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PhotoUploaded {
+///     photo_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct MakeThumbnail;
+/// #[listener(on = PhotoUploaded)]
+/// impl MakeThumbnail {
+///     async fn handle(&self, _: &PhotoUploaded) {}
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("fastevent-doc-sqlite-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     let options = SqliteOptions {
+///         path: dir.join("media.db"),
+///         synchronous: Synchronous::Full,
+///         busy_timeout: Duration::from_secs(5),
+///     };
+///     let driver = SqliteDriver::new(options, JobDefaults::default(), None);
+///
+///     fastevent::dispatch_to(&driver, PhotoUploaded { photo_id: 1 }).await?;
+///
+///     // A worker on the same driver runs the job.
+///     let options = WorkerOptions { stop_when_empty: true, ..WorkerOptions::default() };
+///     let report = Worker::new(Arc::new(driver), options, None)
+///         .run(std::future::pending())
+///         .await;
+///     assert_eq!(report.succeeded, 1);
+/// #   std::fs::remove_dir_all(&dir)?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct SqliteDriver {
     connection: SqliteConnection,
@@ -39,7 +87,9 @@ pub struct SqliteDriver {
 
 impl SqliteDriver {
     /// A driver on the database `options` names; the file is opened on
-    /// first use.
+    /// first use. Jobs get `defaults` where their listener sets nothing, and
+    /// are signed with `signer` (which workers on this queue then require).
+    /// See [`SqliteOptions`] for an example.
     pub fn new(options: SqliteOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
         Self {
             connection: SqliteConnection::start(options),

@@ -33,6 +33,8 @@ use crate::testing::{self, Intercepted};
 /// tx.execute("INSERT INTO users (id) VALUES (1)", []).unwrap();
 /// dispatch_in(&tx, UserCreated { id: 1 }).unwrap();
 /// tx.commit().unwrap(); // the user and its job, or neither
+/// # drop(db);
+/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn dispatch_in<E: Event>(
     transaction: &rusqlite::Transaction<'_>,

@@ -8,7 +8,7 @@
 //!
 //! Observability costs clock reads, allocations and calls into the
 //! `metrics` facade, which are a sizeable share of a sync job. So a job
-//! pays for spans only when a subscriber records them ([`traced`]), and
+//! pays for spans only when a subscriber records them, and
 //! for metrics only when [`crate::observe::set_sync_metrics`] asked for
 //! them; otherwise it takes the lean path it always had.
 
@@ -35,7 +35,44 @@ use tracing::{Instrument, Span};
 /// Jobs of the sync driver that run now, in this process.
 static IN_FLIGHT: InFlight = InFlight::new();
 
-/// Runs jobs as Tokio tasks in the dispatching process.
+/// Runs jobs as Tokio tasks in the dispatching process: the default driver
+/// (`QUEUE_DRIVER=sync`), for development, tests, and jobs that may be lost
+/// in a crash. Dispatch must happen inside a Tokio runtime; call
+/// [`drain`](crate::drain) before the program exits.
+///
+/// ```rust,standalone_crate
+/// use fastevent::driver::Driver;
+/// use fastevent::driver::sync::SyncDriver;
+/// use fastevent::{listener, Event};
+/// use serde::{Deserialize, Serialize};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+///
+/// static WARMED: AtomicU32 = AtomicU32::new(0);
+///
+/// #[derive(Serialize, Deserialize, Event)]
+/// struct PageEdited {
+///     page_id: u64,
+/// }
+///
+/// #[derive(Default)]
+/// struct WarmCache;
+/// #[listener(on = PageEdited)]
+/// impl WarmCache {
+///     async fn handle(&self, _: &PageEdited) {
+///         WARMED.fetch_add(1, Ordering::SeqCst);
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), fastevent::DispatchError> {
+///     // In this process, whatever driver is installed.
+///     let dispatched = fastevent::dispatch_to(&SyncDriver, PageEdited { page_id: 3 }).await?;
+///     assert_eq!(dispatched.jobs, 1);
+///     SyncDriver.drain().await; // every sync job of this process
+///     assert_eq!(WARMED.load(Ordering::SeqCst), 1);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SyncDriver;
 
