@@ -8,23 +8,6 @@ use tokio::sync::Notify;
 /// an in-process [`Driver`](super::Driver) needs for its
 /// [`drain`](super::Driver::drain). The `sync` driver counts its jobs
 /// with one.
-///
-/// ```
-/// use fastevent::driver::InFlight;
-///
-/// static RUNNING: InFlight = InFlight::new();
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let guard = RUNNING.start(); // counted before the task exists
-/// assert_eq!(RUNNING.running(), 1);
-/// tokio::spawn(async move {
-///     // ... the job ...
-///     drop(guard);
-/// });
-/// RUNNING.wait_idle().await;
-/// assert_eq!(RUNNING.running(), 0);
-/// # }
-/// ```
 #[derive(Default)]
 pub struct InFlight {
     running: AtomicUsize,

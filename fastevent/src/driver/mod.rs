@@ -17,7 +17,7 @@ use crate::registry::{AnyEvent, ListenerEntry};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
-pub use in_flight::InFlight;
+use in_flight::InFlight;
 
 /// A queue backend: where [`dispatch`](crate::dispatch) hands the jobs of
 /// an event. The built-in ones are [`sync::SyncDriver`],

@@ -9,10 +9,11 @@
 //! scaling, never the heartbeat checks or the minimum: W15), and exits are
 //! noticed on SIGCHLD.
 //!
-//! - [`settings`]: what it reads from the environment and the flags;
-//! - [`scaling`]: the scaling decision, a pure function;
-//! - [`process`]: starting, signalling and reading one worker process;
-//! - [`state`]: the snapshot a dashboard reads ([`Supervisor::subscribe`]);
+//! - `settings`: what it reads from the environment and the flags
+//!   ([`SupervisorSettings`]);
+//! - `scaling`: the scaling decision, a pure function;
+//! - `process`: starting, signalling and reading one worker process;
+//! - `state`: the snapshot a dashboard reads ([`Supervisor::subscribe`]);
 //! - `control`: what a dashboard asks of it ([`Supervisor::handle`]);
 //! - `member`: one worker's tracked state; `restart`: the delay after
 //!   workers that die young; `account`: the lines it prints (or hands to a
@@ -21,17 +22,20 @@
 mod account;
 mod control;
 mod member;
-pub mod process;
+mod process;
 mod restart;
-pub mod scaling;
-pub mod settings;
-pub mod state;
+mod scaling;
+mod settings;
+mod state;
 
 pub use account::{AccountLine, LineSource};
 pub use control::{ControlError, SupervisorHandle, check_pool};
 pub use process::WorkerCommand;
-pub use settings::SupervisorSettings;
-pub use state::{Phase, SupervisorState, WorkerSnapshot, WorkerState};
+pub use scaling::Backlog;
+pub use settings::{KILL_MARGIN, SupervisorSettings};
+pub use state::{
+    JobSnapshot, Phase, SupervisorCounters, SupervisorState, WorkerSnapshot, WorkerState,
+};
 
 use crate::driver::durable::DurableQueue;
 use crate::job::now_ms;
@@ -41,8 +45,7 @@ use control::Control;
 use member::{Change, Kill, Member};
 use process::{Output, WorkerProcess, describe_exit};
 use restart::{RestartBackoff, STARTUP_WINDOW};
-use scaling::{Backlog, Decision, IdleClock, Limits, StartReason};
-use state::SupervisorCounters;
+use scaling::{Decision, IdleClock, Limits, StartReason};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

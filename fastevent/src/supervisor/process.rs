@@ -54,23 +54,6 @@ impl WorkerCommand {
 
 /// What a worker's output reader reports to the supervisor's loop, by
 /// worker number.
-///
-/// ```
-/// use fastevent::supervisor::process::Output;
-/// use fastevent::worker::report::WorkerMessage;
-///
-/// fn on_output(output: Output) -> String {
-///     match output {
-///         Output::Line(worker, line) => match WorkerMessage::from_line(&line) {
-///             Some(Ok(message)) => format!("worker {worker} reports {message:?}"),
-///             Some(Err(_)) => format!("worker {worker} sent a broken report"),
-///             None => format!("[worker {worker}] {line}"), // its listeners' output
-///         },
-///         Output::Closed(worker) => format!("worker {worker} closed its output"),
-///     }
-/// }
-/// assert_eq!(on_output(Output::Line(2, "hello".into())), "[worker 2] hello");
-/// ```
 #[derive(Debug)]
 pub enum Output {
     /// One line of its standard output, without the newline.
@@ -80,36 +63,6 @@ pub enum Output {
 }
 
 /// A running worker process, as the supervisor starts and watches it.
-///
-/// ```
-/// use fastevent::supervisor::WorkerCommand;
-/// use fastevent::supervisor::process::{describe_exit, Output, WorkerProcess};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> std::io::Result<()> {
-/// async fn exit_of(worker: &mut WorkerProcess) -> String {
-///     loop {
-///         if let Some(status) = worker.try_exit() {
-///             return describe_exit(&status); // reaped
-///         }
-///         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-///     }
-/// }
-///
-/// let (lines, mut output) = tokio::sync::mpsc::channel(16);
-/// let echo = WorkerCommand { program: "sh".into(), args: vec!["-c".into(), "echo ready".into()] };
-/// let mut worker = WorkerProcess::spawn(&echo, 1, "supervisor-doc", lines.clone())?;
-/// assert!(matches!(output.recv().await, Some(Output::Line(1, line)) if line == "ready"));
-/// assert!(matches!(output.recv().await, Some(Output::Closed(1))));
-/// assert_eq!(exit_of(&mut worker).await, "exit code 0");
-///
-/// let sleeper = WorkerCommand { program: "sleep".into(), args: vec!["5".into()] };
-/// let mut worker = WorkerProcess::spawn(&sleeper, 2, "supervisor-doc", lines)?;
-/// worker.terminate(); // SIGTERM: a real worker would drain first
-/// assert_eq!(exit_of(&mut worker).await, "signal SIGTERM");
-/// # Ok(())
-/// # }
-/// ```
 #[derive(Debug)]
 pub struct WorkerProcess {
     child: Child,
@@ -221,15 +174,6 @@ async fn read_lines(
 }
 
 /// How an exit status reads in the account: "exit code 1", "signal SIGKILL".
-///
-/// ```
-/// use fastevent::supervisor::process::describe_exit;
-/// use std::os::unix::process::ExitStatusExt;
-/// use std::process::ExitStatus;
-///
-/// assert_eq!(describe_exit(&ExitStatus::from_raw(1 << 8)), "exit code 1");
-/// assert_eq!(describe_exit(&ExitStatus::from_raw(9)), "signal SIGKILL");
-/// ```
 pub fn describe_exit(status: &ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     if let Some(code) = status.code() {

@@ -18,26 +18,8 @@
 
 use std::time::{Duration, Instant};
 
-/// The pool's bounds and step sizes, as [`decide`] reads them: the
+/// The pool's bounds and step sizes, as `decide` reads them: the
 /// supervisor makes them from its [`SupervisorSettings`](super::SupervisorSettings).
-///
-/// ```
-/// use fastevent::supervisor::SupervisorSettings;
-/// use fastevent::supervisor::scaling::Limits;
-/// use fastevent::worker::WorkerOptions;
-///
-/// let settings = SupervisorSettings::from_env(&WorkerOptions::default())?;
-/// let limits = Limits {
-///     min: settings.min_workers,
-///     max: settings.max_workers,
-///     concurrency: settings.concurrency,
-///     up_batch: settings.scale_up_batch,
-///     down_batch: settings.scale_down_batch,
-///     cooldown: settings.scale_down_cooldown,
-/// };
-/// assert!(limits.min <= limits.max);
-/// # Ok::<(), fastevent::ConfigError>(())
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Workers kept alive.
@@ -55,11 +37,11 @@ pub struct Limits {
 }
 
 /// The supervisor's queues' jobs, summed: [`SupervisorState::backlog`](super::SupervisorState::backlog),
-/// and what [`decide`] scales on.
+/// and what `decide` scales on.
 ///
 /// ```
 /// use fastevent::driver::durable::QueueDepth;
-/// use fastevent::supervisor::scaling::Backlog;
+/// use fastevent::supervisor::Backlog;
 ///
 /// fn backlog(depths: &[QueueDepth]) -> Backlog {
 ///     depths.iter().fold(Backlog::default(), |sum, d| Backlog {
@@ -85,15 +67,7 @@ pub struct Backlog {
     pub delayed: u64,
 }
 
-/// The pool as [`decide`] sees it.
-///
-/// ```
-/// use fastevent::supervisor::scaling::Pool;
-///
-/// // Workers 1 and 3 run nothing; worker 2 runs jobs.
-/// let pool = Pool { alive: 3, idle: vec![1, 3], busy: vec![2], winding_down: false };
-/// assert_eq!(pool.idle.len() + pool.busy.len(), pool.alive);
-/// ```
+/// The pool as `decide` sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pool {
     /// Workers starting or taking jobs (not those already stopping).
@@ -107,21 +81,7 @@ pub struct Pool {
     pub winding_down: bool,
 }
 
-/// What to do this tick, from [`decide`].
-///
-/// ```
-/// use fastevent::supervisor::scaling::Decision;
-///
-/// fn log(decision: &Decision) -> Option<String> {
-///     match decision {
-///         Decision::Hold => None,
-///         Decision::Start { count, reason } => Some(format!("starting {count} ({reason:?})")),
-///         Decision::Stop { workers, idle_for } => Some(format!("stopping {workers:?}, idle for {idle_for:?}")),
-///         Decision::Trim { workers } => Some(format!("over the maximum: stopping {workers:?}")),
-///     }
-/// }
-/// assert_eq!(log(&Decision::Trim { workers: vec![4] }).unwrap(), "over the maximum: stopping [4]");
-/// ```
+/// What to do this tick, from `decide`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Nothing.
@@ -149,17 +109,6 @@ pub enum Decision {
 }
 
 /// Why workers are started, in [`Decision::Start`].
-///
-/// ```
-/// use fastevent::supervisor::scaling::StartReason;
-///
-/// let reason = StartReason::Backlog { ready: 120, capacity: 40 };
-/// let text = match reason {
-///     StartReason::BelowMin { alive } => format!("only {alive} alive"),
-///     StartReason::Backlog { ready, capacity } => format!("{ready} jobs ready for {capacity} slots"),
-/// };
-/// assert_eq!(text, "120 jobs ready for 40 slots");
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartReason {
     /// Fewer than the minimum are alive (start-up, or replacing one that
@@ -181,23 +130,6 @@ pub enum StartReason {
 /// [module](self); the supervisor acts on the [`Decision`]. `backlog` is
 /// `None` when the queue could not be read (or was not read this tick);
 /// `idle_for` is how long the queue has been idle, per [`IdleClock`].
-///
-/// ```
-/// use fastevent::supervisor::scaling::{decide, Backlog, Decision, Limits, Pool, StartReason};
-/// use std::time::Duration;
-///
-/// let limits = Limits { min: 1, max: 8, concurrency: 10, up_batch: 2, down_batch: 1, cooldown: Duration::from_secs(10) };
-/// let pool = Pool { alive: 2, idle: vec![], busy: vec![1, 2], winding_down: false };
-///
-/// // 50 jobs ready, room for 20: two more workers.
-/// let backlog = Backlog { ready: 50, running: 20, delayed: 0 };
-/// assert_eq!(
-///     decide(&limits, &pool, Some(backlog), None),
-///     Decision::Start { count: 2, reason: StartReason::Backlog { ready: 50, capacity: 20 } }
-/// );
-/// // The queue could not be read: nothing changes (above the minimum).
-/// assert_eq!(decide(&limits, &pool, None, None), Decision::Hold);
-/// ```
 pub fn decide(
     limits: &Limits,
     pool: &Pool,
@@ -260,22 +192,6 @@ pub fn decide(
 /// How long the queue has been idle (nothing ready), restarted by every
 /// scaling action, so that a scale-down waits a full cooldown after the last
 /// change of the pool: no flapping between up and down.
-///
-/// ```
-/// use fastevent::supervisor::scaling::{Backlog, IdleClock};
-/// use std::time::{Duration, Instant};
-///
-/// let start = Instant::now();
-/// let mut clock = IdleClock::default();
-/// clock.observe(Some(Backlog::default()), start); // nothing ready: idle from now
-/// assert_eq!(clock.idle_for(start + Duration::from_secs(5)), Some(Duration::from_secs(5)));
-///
-/// clock.scaled(start + Duration::from_secs(3)); // a worker was stopped
-/// assert_eq!(clock.idle_for(start + Duration::from_secs(5)), Some(Duration::from_secs(2)));
-///
-/// clock.observe(Some(Backlog { ready: 1, ..Backlog::default() }), start + Duration::from_secs(6));
-/// assert_eq!(clock.idle_for(start + Duration::from_secs(7)), None); // busy again
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdleClock {
     idle_since: Option<Instant>,

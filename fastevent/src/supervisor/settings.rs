@@ -28,7 +28,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use fastevent::supervisor::SupervisorSettings;
-/// use fastevent::supervisor::settings::KILL_MARGIN;
+/// use fastevent::supervisor::KILL_MARGIN;
 /// use fastevent::worker::WorkerOptions;
 ///
 /// let worker = WorkerOptions::default();

@@ -86,7 +86,7 @@ pub enum Phase {
 /// only grow, so a dashboard derives rates from two snapshots.
 ///
 /// ```
-/// use fastevent::supervisor::state::SupervisorCounters;
+/// use fastevent::supervisor::SupervisorCounters;
 /// use std::time::Duration;
 ///
 /// fn jobs_per_second(before: &SupervisorCounters, after: &SupervisorCounters, between: Duration) -> f64 {
@@ -211,7 +211,7 @@ pub enum WorkerState {
 /// A job a worker runs, in [`WorkerSnapshot::jobs`].
 ///
 /// ```
-/// use fastevent::supervisor::state::JobSnapshot;
+/// use fastevent::supervisor::JobSnapshot;
 /// use std::time::Duration;
 ///
 /// let job = JobSnapshot {

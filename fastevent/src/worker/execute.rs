@@ -30,19 +30,6 @@ pub(crate) struct JobContext {
 
 /// How a job ended on a worker, as the worker counts it in its
 /// [`WorkerReport`](super::WorkerReport) and tells its supervisor.
-///
-/// ```
-/// use fastevent::worker::Outcome;
-///
-/// fn label(outcome: &Outcome) -> &'static str {
-///     match outcome {
-///         Outcome::Succeeded => "succeeded",
-///         Outcome::Retried => "retried",
-///         Outcome::Failed => "failed",
-///     }
-/// }
-/// assert_eq!(label(&Outcome::Retried), "retried");
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The listener succeeded; the job is gone.

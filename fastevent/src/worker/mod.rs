@@ -9,7 +9,7 @@ mod options;
 pub mod report;
 
 pub use backoff::BackoffDefaults;
-pub use execute::Outcome;
+use execute::Outcome;
 pub use options::WorkerOptions;
 
 use crate::config::{self, ConfigError};

@@ -260,7 +260,7 @@ fn heartbeat_style(worker: &WorkerSnapshot, timeout: Duration) -> Style {
 // ------------------------------------------------------- running jobs
 
 /// (worker number, job), longest running first.
-fn running_jobs(app: &App) -> Vec<(u32, &crate::supervisor::state::JobSnapshot)> {
+fn running_jobs(app: &App) -> Vec<(u32, &crate::supervisor::JobSnapshot)> {
     let mut jobs: Vec<_> = app
         .supervisor
         .iter()
@@ -523,7 +523,7 @@ mod tests {
     use crate::cli::status::Status;
     use crate::driver::durable::QueueDepth;
     use crate::supervisor::AccountLine;
-    use crate::supervisor::state::JobSnapshot;
+    use crate::supervisor::JobSnapshot;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::time::Instant;
