@@ -252,12 +252,10 @@ impl fmt::Display for ListenerFailures {
 /// }
 /// ```
 pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
-    E::__fastevent_require_listener();
-    let event = match testing::intercept(event, testing::Mode::Queued) {
-        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
-        Intercepted::Passed(event) => event,
-    };
-    enqueue(config::driver()?, event).await
+    match batch_for(event)? {
+        Some(batch) => enqueue(config::driver()?, batch).await,
+        None => Ok(Dispatched { jobs: 0 }),
+    }
 }
 
 /// Like [`dispatch`], on `driver` instead of the installed one: for programs
@@ -310,21 +308,34 @@ pub async fn dispatch_to<E: Event>(
     driver: &dyn Driver,
     event: E,
 ) -> Result<Dispatched, DispatchError> {
-    E::__fastevent_require_listener();
-    let event = match testing::intercept(event, testing::Mode::Queued) {
-        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
-        Intercepted::Passed(event) => event,
-    };
-    enqueue(driver, event).await
+    match batch_for(event)? {
+        Some(batch) => enqueue(driver, batch).await,
+        None => Ok(Dispatched { jobs: 0 }),
+    }
 }
 
-async fn enqueue<E: Event>(driver: &dyn Driver, event: E) -> Result<Dispatched, DispatchError> {
+/// The steps every queued dispatch starts with: the link-time wiring check,
+/// the test fake, the listeners and the context. `None` when there is
+/// nothing to queue: a fake recorded the event, or nobody listens to it.
+pub(crate) fn batch_for<E: Event>(event: E) -> Result<Option<JobBatch>, DispatchError> {
+    E::__fastevent_require_listener();
+    let event = match testing::intercept(event, testing::Mode::Queued) {
+        Intercepted::Captured => return Ok(None),
+        Intercepted::Passed(event) => event,
+    };
     let listeners = registry().validate()?.listeners_of::<E>();
     if listeners.is_empty() {
         tracing::debug!(target: "fastevent", event = E::NAME, "dispatched with no listener");
-        return Ok(Dispatched { jobs: 0 });
+        return Ok(None);
     }
-    let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
+    Ok(Some(JobBatch::new(
+        event,
+        listeners,
+        ContextSnapshot::capture(),
+    )))
+}
+
+async fn enqueue(driver: &dyn Driver, batch: JobBatch) -> Result<Dispatched, DispatchError> {
     // One await point whatever the path, so that tracing adds no state to
     // the future every dispatch builds.
     match hand_over(driver, batch) {

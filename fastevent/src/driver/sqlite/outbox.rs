@@ -5,13 +5,10 @@
 
 use super::{queries, schema};
 use crate::config;
-use crate::context::ContextSnapshot;
-use crate::dispatch::{DispatchError, Dispatched};
-use crate::driver::{DriverError, JobBatch};
+use crate::dispatch::{self, DispatchError, Dispatched};
+use crate::driver::DriverError;
 use crate::event::Event;
 use crate::job::{self, now_ms};
-use crate::registry::registry;
-use crate::testing::{self, Intercepted};
 
 /// Writes one job per listener of `event` in `transaction`, which must be a
 /// transaction on the queue's database file (`FASTEVENT_SQLITE_PATH`).
@@ -40,17 +37,10 @@ pub fn dispatch_in<E: Event>(
     transaction: &rusqlite::Transaction<'_>,
     event: E,
 ) -> Result<Dispatched, DispatchError> {
-    E::__fastevent_require_listener();
-    let event = match testing::intercept(event, testing::Mode::Queued) {
-        Intercepted::Captured => return Ok(Dispatched { jobs: 0 }),
-        Intercepted::Passed(event) => event,
-    };
-    let listeners = registry().validate()?.listeners_of::<E>();
-    if listeners.is_empty() {
+    let Some(batch) = dispatch::batch_for(event)? else {
         return Ok(Dispatched { jobs: 0 });
-    }
+    };
     let installed = config::installed()?;
-    let batch = JobBatch::new(event, listeners, ContextSnapshot::capture());
     let failed = |message: String| DriverError {
         driver: "sqlite",
         event: E::NAME,
