@@ -67,7 +67,9 @@ impl GenerateChatTitle {
             .split_whitespace()
             .take(5)
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" ")
+            .trim_end_matches([',', '.', '?', '!'])
+            .to_string();
         store.set_title(event.chat_id, &title)?;
         println!(
             "  new_chat -> GenerateChatTitle ({}): titled chat {} \"{title}\"",
@@ -123,6 +125,10 @@ impl ScanLinks {
             .split_whitespace()
             .find(|w| w.starts_with("http://unreachable"))
         {
+            println!(
+                "  new_user_message -> ScanLinks ({}): cannot reach {link}; this try fails",
+                who()
+            );
             return Err(format!("cannot reach {link}").into());
         }
         println!(
