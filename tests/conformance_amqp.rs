@@ -22,7 +22,6 @@ use std::time::Duration;
 
 const URL_ENV: &str = "FASTEVENT_AMQP_URL";
 const PREFIX_ENV: &str = "FASTEVENT_CONFORMANCE_AMQP_PREFIX";
-const CHILD_ENV: &str = "FASTEVENT_CONFORMANCE_CHILD";
 
 struct Amqp;
 
@@ -85,7 +84,7 @@ impl Target for Amqp {
     fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>) {
         let prefix = queue.child_env[0].1.clone();
         let (body, signature) = (body.to_vec(), signature.map(str::to_string));
-        block_on(async move {
+        conformance::block_on(async move {
             // The queue exists with the driver's arguments, then the bytes
             // go in as any other AMQP client would put them.
             let driver = driver(&prefix, None);
@@ -126,20 +125,6 @@ impl Target for Amqp {
     }
 }
 
-/// `inject_raw` is called from async tests: a runtime of its own, on
-/// another thread, does the publishing.
-fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(future)
-    })
-    .join()
-    .unwrap()
-}
-
 // Each test returns at once, after saying so, when no broker is configured.
 conformance_suite!({
     if url().is_none() {
@@ -148,24 +133,12 @@ conformance_suite!({
     Amqp
 });
 
-/// This test binary again, as a worker process whose slow jobs block and
-/// whose crash jobs crash it.
-fn spawn_child(queue: &Queue) -> std::process::Child {
-    std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_worker", "--nocapture"])
-        .envs(queue.child_env.iter().cloned())
-        .env(CHILD_ENV, "1")
-        .env(conformance::BLOCK_ENV, "1")
-        .spawn()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_loses_nothing() {
     if url().is_none() {
         return;
     }
-    conformance::a_worker_killed_mid_job_loses_nothing(&Amqp, &spawn_child).await;
+    conformance::a_worker_killed_mid_job_loses_nothing(&Amqp, &conformance::spawn_child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,13 +146,17 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
     if url().is_none() {
         return;
     }
-    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(&Amqp, &spawn_child).await;
+    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(
+        &Amqp,
+        &conformance::spawn_child,
+    )
+    .await;
 }
 
 /// The worker process that the tests above kill; does nothing otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_worker() {
-    if std::env::var_os(CHILD_ENV).is_some() {
+    if conformance::is_child() {
         conformance::run_child_worker(&Amqp).await;
     }
 }

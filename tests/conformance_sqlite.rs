@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const PATH_ENV: &str = "FASTEVENT_CONFORMANCE_SQLITE_PATH";
-const CHILD_ENV: &str = "FASTEVENT_CONFORMANCE_CHILD";
 
 struct Sqlite;
 
@@ -59,7 +58,7 @@ impl Target for Sqlite {
         connection.busy_timeout(Duration::from_secs(10)).unwrap();
         // The schema exists once the driver has run anything.
         let durable = queue.durable.clone();
-        block_on(async move { durable.depth().await }).unwrap();
+        conformance::block_on(async move { durable.depth().await }).unwrap();
         connection
             .execute(
                 "INSERT INTO fastevent_jobs
@@ -71,49 +70,26 @@ impl Target for Sqlite {
     }
 }
 
-/// `inject_raw` is called from async tests; the depth query only needs the
-/// connection thread, so a small runtime on another thread can wait for it.
-fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(future)
-    })
-    .join()
-    .unwrap()
-}
-
 conformance_suite!(Sqlite);
-
-/// This test binary again, as a worker process whose slow jobs block and
-/// whose crash jobs crash it.
-fn spawn_child(queue: &Queue) -> std::process::Child {
-    std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_worker", "--nocapture"])
-        .envs(queue.child_env.iter().cloned())
-        .env(CHILD_ENV, "1")
-        .env(conformance::BLOCK_ENV, "1")
-        .spawn()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_loses_nothing() {
-    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &spawn_child).await;
+    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &conformance::spawn_child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
-    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(&Sqlite, &spawn_child)
-        .await;
+    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(
+        &Sqlite,
+        &conformance::spawn_child,
+    )
+    .await;
 }
 
 /// The worker process that the tests above kill; does nothing otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_worker() {
-    if std::env::var_os(CHILD_ENV).is_some() {
+    if conformance::is_child() {
         conformance::run_child_worker(&Sqlite).await;
     }
 }

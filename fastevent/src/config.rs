@@ -571,15 +571,9 @@ pub enum ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::env::VarError;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(&move |name| vars.get(name).cloned().ok_or(VarError::NotPresent))
+        Config::from_lookup(&crate::env::fixed(vars))
     }
 
     #[test]

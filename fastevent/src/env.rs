@@ -85,6 +85,16 @@ impl<'a> Env<'a> {
     }
 }
 
+/// An environment of just these variables, for tests of settings.
+#[cfg(test)]
+pub(crate) fn fixed(vars: &[(&str, &str)]) -> impl Fn(&str) -> Result<String, VarError> + use<> {
+    let vars: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| vars.get(name).cloned().ok_or(VarError::NotPresent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

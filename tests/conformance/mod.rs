@@ -44,6 +44,41 @@ pub trait Target: Send + Sync + 'static {
     fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>);
 }
 
+/// Set in the child worker process of the crash tests.
+const CHILD_ENV: &str = "FASTEVENT_CONFORMANCE_CHILD";
+
+/// Whether this process is the child worker of a crash test (see
+/// [`spawn_child`]); a driver's `child_worker` test then runs the worker.
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD_ENV).is_some()
+}
+
+/// This test binary again, as a worker process on `queue` whose slow jobs
+/// block and whose crash jobs crash it; its `child_worker` test runs it.
+pub fn spawn_child(queue: &Queue) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_worker", "--nocapture"])
+        .envs(queue.child_env.iter().cloned())
+        .env(CHILD_ENV, "1")
+        .env(BLOCK_ENV, "1")
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `future` to its end on a runtime of its own, on another thread:
+/// `Target::inject_raw` is synchronous but called from async tests.
+pub fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    })
+    .join()
+    .unwrap()
+}
+
 /// Options that keep the suite fast: short polls, leases and backoff.
 pub fn options() -> WorkerOptions {
     WorkerOptions {

@@ -172,18 +172,10 @@ impl SupervisorSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use std::env::VarError;
 
     fn settings(vars: &[(&str, &str)]) -> Result<SupervisorSettings, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        SupervisorSettings::from_lookup(
-            &move |name| vars.get(name).cloned().ok_or(VarError::NotPresent),
-            &WorkerOptions::default(),
-        )
+        SupervisorSettings::from_lookup(&crate::env::fixed(vars), &WorkerOptions::default())
     }
 
     #[test]

@@ -166,15 +166,9 @@ pub(crate) fn parse_queues(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::env::VarError;
 
     fn options(vars: &[(&str, &str)]) -> Result<WorkerOptions, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        WorkerOptions::from_lookup(&move |name| vars.get(name).cloned().ok_or(VarError::NotPresent))
+        WorkerOptions::from_lookup(&crate::env::fixed(vars))
     }
 
     #[test]
