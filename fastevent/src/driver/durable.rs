@@ -75,6 +75,11 @@ use std::time::Duration;
 pub struct ClaimedJob {
     /// The queue's own handle for the job (row id, delivery tag).
     pub receipt: i64,
+    /// This claim's fencing token. A job whose lease lapsed can be claimed
+    /// again, by this worker or another; every claim gets a new token, and
+    /// settles and lease renewals act only while the token is the job's
+    /// latest, so a holder that lost its job cannot touch it any more.
+    pub claim: i64,
     /// The envelope's id, as stored beside it.
     pub job_id: String,
     /// The queue it was taken from.
@@ -91,6 +96,48 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
+}
+
+impl ClaimedJob {
+    /// What identifies this claim, for [`DurableQueue::extend_leases`].
+    pub fn token(&self) -> ClaimToken {
+        ClaimToken {
+            receipt: self.receipt,
+            claim: self.claim,
+        }
+    }
+}
+
+/// One claim of one job: its receipt and fencing token, as
+/// [`DurableQueue::extend_leases`] takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken {
+    /// The queue's handle for the job.
+    pub receipt: i64,
+    /// The claim's fencing token.
+    pub claim: i64,
+}
+
+/// What a settle ([`DurableQueue::complete`], `retry`, `fail`, `release`)
+/// did.
+///
+/// ```
+/// use fastevent::driver::durable::Settled;
+///
+/// fn log(settled: Settled, job: &str) {
+///     if settled == Settled::LeaseLost {
+///         eprintln!("job {job}: lease lost, another claim owns the job; nothing changed");
+///     }
+/// }
+/// log(Settled::Done, "0190a7c2");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The job was settled as asked.
+    Done,
+    /// This claim no longer owns the job (its lease lapsed and the job was
+    /// claimed again, or it was settled already): nothing changed.
+    LeaseLost,
 }
 
 /// A job in the failed store: out of attempts, or unable to run (bad
@@ -326,12 +373,13 @@ pub trait DurableQueue: Send + Sync + 'static {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>>;
 
-    /// The listener succeeded: the job is removed.
+    /// The listener succeeded: the job is removed. Like every settle, it
+    /// acts only if `job`'s claim still owns the job, and says which.
     fn complete<'a>(
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>>;
+    ) -> BoxFuture<'a, Result<Settled, QueueError>>;
 
     /// The attempt failed: the job runs again after `delay`.
     fn retry<'a>(
@@ -340,7 +388,7 @@ pub trait DurableQueue: Send + Sync + 'static {
         worker: &'a str,
         delay: Duration,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>>;
+    ) -> BoxFuture<'a, Result<Settled, QueueError>>;
 
     /// The job is moved to the failed store with `error`, byte for byte.
     fn fail<'a>(
@@ -348,22 +396,24 @@ pub trait DurableQueue: Send + Sync + 'static {
         job: &'a ClaimedJob,
         worker: &'a str,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>>;
+    ) -> BoxFuture<'a, Result<Settled, QueueError>>;
 
-    /// Gives the job back at once (the worker is shutting down).
+    /// Gives the job back at once, with the attempt its claim counted: the
+    /// worker is shutting down, the job did not fail.
     fn release<'a>(
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>>;
+    ) -> BoxFuture<'a, Result<Settled, QueueError>>;
 
-    /// Renews the leases of these jobs, which `worker` holds.
+    /// Renews the leases of these claims, which `worker` holds; returns
+    /// those that no longer own their job (the worker stops renewing them).
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
-        receipts: &'a [i64],
+        claims: &'a [ClaimToken],
         lease: Duration,
-    ) -> BoxFuture<'a, Result<(), QueueError>>;
+    ) -> BoxFuture<'a, Result<Vec<ClaimToken>, QueueError>>;
 
     /// Job counts per queue.
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>>;

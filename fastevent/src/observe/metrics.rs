@@ -25,6 +25,9 @@ pub const JOBS_RETRIED: &str = "fastevent_jobs_retried_total";
 /// Jobs given up: moved to the failed store (durable drivers), or logged
 /// and dropped after their last try (`sync`) (counter).
 pub const JOBS_DEAD_LETTERED: &str = "fastevent_jobs_dead_lettered_total";
+/// Settles and lease renewals refused because another claim owns the job
+/// now: its lease had lapsed and it was claimed again (counter).
+pub const JOBS_LEASE_LOST: &str = "fastevent_jobs_lease_lost_total";
 /// How long a listener ran, per attempt, in seconds (histogram).
 pub const JOB_RUN_SECONDS: &str = "fastevent_job_run_seconds";
 /// From the dispatch to the start of an attempt, in seconds (histogram).
@@ -88,6 +91,11 @@ pub fn describe_metrics() {
         JOBS_DEAD_LETTERED,
         Unit::Count,
         "Jobs given up: moved to the failed store, or dropped after their last try (sync)"
+    );
+    describe_counter!(
+        JOBS_LEASE_LOST,
+        Unit::Count,
+        "Settles and renewals refused: the job's lease lapsed and another claim owns it"
     );
     describe_histogram!(
         JOB_RUN_SECONDS,
@@ -257,6 +265,15 @@ pub(crate) fn dispatched(
         Label::from_static_parts("driver", driver),
     ];
     increment(&Key::from_parts(JOBS_DISPATCHED, labels), 1);
+}
+
+/// A worker found that a job it held is owned by another claim now.
+pub(crate) fn lease_lost(queue: &str, driver: &'static str) {
+    let labels = vec![
+        Label::new("queue", queue.to_string()),
+        Label::from_static_parts("driver", driver),
+    ];
+    increment(&Key::from_parts(JOBS_LEASE_LOST, labels), 1);
 }
 
 fn increment(key: &Key, by: u64) {

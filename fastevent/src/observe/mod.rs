@@ -18,9 +18,11 @@ mod metrics;
 pub(crate) mod spans;
 pub(crate) mod trace;
 
-pub(crate) use self::metrics::{AfterFailure, JobKeys, SyncKeys, dispatched, sync_metrics_on};
+pub(crate) use self::metrics::{
+    AfterFailure, JobKeys, SyncKeys, dispatched, lease_lost, sync_metrics_on,
+};
 pub use self::metrics::{
     JOB_RUN_SECONDS, JOB_WAIT_SECONDS, JOBS_DEAD_LETTERED, JOBS_DISPATCHED, JOBS_FAILED,
-    JOBS_RETRIED, JOBS_SUCCEEDED, describe_metrics, set_sync_metrics,
+    JOBS_LEASE_LOST, JOBS_RETRIED, JOBS_SUCCEEDED, describe_metrics, set_sync_metrics,
 };
 pub use self::trace::TRACE_ID;

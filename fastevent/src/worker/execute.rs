@@ -8,7 +8,7 @@
 
 use super::backoff::{self, BackoffDefaults};
 use super::report::{Reporter, WorkerMessage};
-use crate::driver::durable::{ClaimedJob, DurableQueue, QueueError};
+use crate::driver::durable::{ClaimedJob, DurableQueue, QueueError, Settled};
 use crate::job::{JobEnvelope, JobSigner, now_ms};
 use crate::listener::Backoff;
 use crate::observe::spans::{self, JobOutcome};
@@ -38,6 +38,9 @@ pub enum Outcome {
     Retried,
     /// The job is in the failed store.
     Failed,
+    /// Another claim owns the job now (this one's lease lapsed and the job
+    /// was claimed again): this attempt's outcome was not applied.
+    LeaseLost,
 }
 
 /// Runs `job` and settles it, inside its `job` span, feeding the job metrics.
@@ -61,6 +64,7 @@ pub(crate) async fn execute(context: &JobContext, job: ClaimedJob) -> Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Retried => "retried",
             Outcome::Failed => "failed",
+            Outcome::LeaseLost => "lease_lost",
         }
         .into(),
         error,
@@ -202,34 +206,56 @@ async fn settle_failed(context: &JobContext, job: &ClaimedJob, error: &str) -> O
         event = %job.event, listener = %job.listener, job = %job.job_id,
         error, "job moved to the failed store"
     );
-    with_retries(|| context.queue.fail(job, &context.worker_id, error)).await;
-    Outcome::Failed
+    let settled = with_retries(|| context.queue.fail(job, &context.worker_id, error)).await;
+    owned_or_lost(context, job, settled, Outcome::Failed)
 }
 
 async fn settle(context: &JobContext, job: &ClaimedJob, how: Settle<'_>) -> Outcome {
-    match how {
-        Settle::Complete => {
-            with_retries(|| context.queue.complete(job, &context.worker_id)).await;
-            Outcome::Succeeded
-        }
-        Settle::Retry(delay, error) => {
-            with_retries(|| context.queue.retry(job, &context.worker_id, delay, error)).await;
-            Outcome::Retried
-        }
+    let worker = &context.worker_id;
+    let (settled, outcome) = match how {
+        Settle::Complete => (
+            with_retries(|| context.queue.complete(job, worker)).await,
+            Outcome::Succeeded,
+        ),
+        Settle::Retry(delay, error) => (
+            with_retries(|| context.queue.retry(job, worker, delay, error)).await,
+            Outcome::Retried,
+        ),
+    };
+    owned_or_lost(context, job, settled, outcome)
+}
+
+/// `outcome`, unless the queue refused the settle because another claim
+/// owns the job now: then nothing changed, and that is reported.
+fn owned_or_lost(
+    context: &JobContext,
+    job: &ClaimedJob,
+    settled: Option<Settled>,
+    outcome: Outcome,
+) -> Outcome {
+    if settled != Some(Settled::LeaseLost) {
+        return outcome;
     }
+    tracing::warn!(
+        target: "fastevent",
+        event = %job.event, listener = %job.listener, job = %job.job_id, attempt = job.attempt,
+        "lease lost, another claim owns the job: this attempt's outcome ({outcome:?}) was not applied"
+    );
+    crate::observe::lease_lost(&job.queue, context.queue.name());
+    Outcome::LeaseLost
 }
 
 /// Settling must not be lost to a short outage (a locked database, a broker
 /// restart). If it still fails, the lease runs out and the job runs again:
-/// at least once, never lost.
-async fn with_retries<'a, F>(mut operation: impl FnMut() -> F)
+/// at least once, never lost. `None` when every try failed.
+async fn with_retries<'a, F>(mut operation: impl FnMut() -> F) -> Option<Settled>
 where
-    F: Future<Output = Result<(), QueueError>> + 'a,
+    F: Future<Output = Result<Settled, QueueError>> + 'a,
 {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=6 {
         match operation().await {
-            Ok(()) => return,
+            Ok(settled) => return Some(settled),
             Err(error) if attempt == 6 => {
                 tracing::error!(target: "fastevent", %error, "could not settle a job; its lease will expire and it will run again");
             }
@@ -240,4 +266,5 @@ where
             }
         }
     }
+    None
 }

@@ -13,7 +13,7 @@ use execute::Outcome;
 pub use options::WorkerOptions;
 
 use crate::config::{self, ConfigError};
-use crate::driver::durable::{ClaimedJob, DurableQueue};
+use crate::driver::durable::{ClaimToken, ClaimedJob, DurableQueue, Settled};
 use crate::job::JobSigner;
 use execute::JobContext;
 use report::{Reporter, WorkerMessage};
@@ -89,6 +89,10 @@ pub struct WorkerReport {
     pub failed: u64,
     /// Jobs handed back unfinished at shutdown.
     pub released: u64,
+    /// Jobs this worker lost to another claim (its lease lapsed, say while
+    /// the database was locked or the process was suspended): their
+    /// outcome here was not applied, and the other claim settles them.
+    pub lease_lost: u64,
     /// Why it stopped.
     pub stopped: StopReason,
 }
@@ -232,6 +236,7 @@ impl Worker {
             retried: 0,
             failed: 0,
             released: 0,
+            lease_lost: 0,
             stopped: StopReason::Shutdown,
         };
         let mut running: JoinSet<Outcome> = JoinSet::new();
@@ -297,12 +302,7 @@ impl Worker {
                 biased;
                 () = &mut shutdown => break StopReason::Shutdown,
                 _ = heartbeat.tick() => {
-                    let receipts: Vec<i64> = held.values().map(|job| job.receipt).collect();
-                    if !receipts.is_empty()
-                        && let Err(error) = context.queue.extend_leases(&context.worker_id, &receipts, options.lease).await
-                    {
-                        tracing::warn!(target: "fastevent", %error, "could not renew leases");
-                    }
+                    renew_leases(&context, &mut held, options.lease).await;
                     reporter.send(&WorkerMessage::Heartbeat {
                         running: running.len(),
                         succeeded: report.succeeded,
@@ -331,10 +331,7 @@ impl Worker {
         while !running.is_empty() {
             tokio::select! {
                 () = &mut grace => break,
-                _ = heartbeat.tick() => {
-                    let receipts: Vec<i64> = held.values().map(|job| job.receipt).collect();
-                    let _ = context.queue.extend_leases(&context.worker_id, &receipts, options.lease).await;
-                }
+                _ = heartbeat.tick() => renew_leases(&context, &mut held, options.lease).await,
                 Some(done) = running.join_next_with_id() => record(done, &mut held, &mut report),
             }
         }
@@ -344,7 +341,8 @@ impl Worker {
         }
         for (_, job) in held.drain() {
             match context.queue.release(&job, &context.worker_id).await {
-                Ok(()) => report.released += 1,
+                Ok(Settled::Done) => report.released += 1,
+                Ok(Settled::LeaseLost) => report.lease_lost += 1,
                 Err(error) => tracing::warn!(
                     target: "fastevent", %error, job = %job.job_id,
                     "could not hand a job back; it runs again when its lease expires"
@@ -352,6 +350,36 @@ impl Worker {
             }
         }
         report
+    }
+}
+
+/// Renews the leases of the jobs this worker holds. A job whose lease is
+/// gone (it lapsed, and another claim took the job) is no longer this
+/// worker's: it is not renewed or handed back again, and its task's settle
+/// will be refused.
+async fn renew_leases(
+    context: &JobContext,
+    held: &mut HashMap<tokio::task::Id, ClaimedJob>,
+    lease: std::time::Duration,
+) {
+    if held.is_empty() {
+        return;
+    }
+    let claims: Vec<ClaimToken> = held.values().map(ClaimedJob::token).collect();
+    match context.queue.extend_leases(&context.worker_id, &claims, lease).await {
+        Ok(lost) if lost.is_empty() => {}
+        Ok(lost) => held.retain(|_, job| {
+            let gone = lost.contains(&job.token());
+            if gone {
+                tracing::warn!(
+                    target: "fastevent", job = %job.job_id, event = %job.event, listener = %job.listener,
+                    "lease lost, another claim owns the job: it is no longer renewed by this worker"
+                );
+                crate::observe::lease_lost(&job.queue, context.queue.name());
+            }
+            !gone
+        }),
+        Err(error) => tracing::warn!(target: "fastevent", %error, "could not renew leases"),
     }
 }
 
@@ -383,6 +411,7 @@ fn record(
                 Outcome::Succeeded => report.succeeded += 1,
                 Outcome::Retried => report.retried += 1,
                 Outcome::Failed => report.failed += 1,
+                Outcome::LeaseLost => report.lease_lost += 1,
             }
         }
         // Aborted at the end of the grace period: the job stays in `held`

@@ -443,7 +443,7 @@ fn forward_lines(reader: impl std::io::Read, log: &mpsc::Sender<AccountLine>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::durable::{ClaimedJob, QueueDepth};
+    use crate::driver::durable::{ClaimToken, ClaimedJob, QueueDepth, Settled};
 
     type QueueFuture<'a, T> = futures_util::future::BoxFuture<'a, Result<T, QueueError>>;
 
@@ -485,8 +485,8 @@ mod tests {
         ) -> QueueFuture<'a, Vec<ClaimedJob>> {
             nothing(Vec::new())
         }
-        fn complete<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, ()> {
-            nothing(())
+        fn complete<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, Settled> {
+            nothing(Settled::Done)
         }
         fn retry<'a>(
             &'a self,
@@ -494,22 +494,27 @@ mod tests {
             _: &'a str,
             _: Duration,
             _: &'a str,
-        ) -> QueueFuture<'a, ()> {
-            nothing(())
+        ) -> QueueFuture<'a, Settled> {
+            nothing(Settled::Done)
         }
-        fn fail<'a>(&'a self, _: &'a ClaimedJob, _: &'a str, _: &'a str) -> QueueFuture<'a, ()> {
-            nothing(())
+        fn fail<'a>(
+            &'a self,
+            _: &'a ClaimedJob,
+            _: &'a str,
+            _: &'a str,
+        ) -> QueueFuture<'a, Settled> {
+            nothing(Settled::Done)
         }
-        fn release<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, ()> {
-            nothing(())
+        fn release<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, Settled> {
+            nothing(Settled::Done)
         }
         fn extend_leases<'a>(
             &'a self,
             _: &'a str,
-            _: &'a [i64],
+            _: &'a [ClaimToken],
             _: Duration,
-        ) -> QueueFuture<'a, ()> {
-            nothing(())
+        ) -> QueueFuture<'a, Vec<ClaimToken>> {
+            nothing(Vec::new())
         }
         fn depth(&self) -> QueueFuture<'_, Vec<QueueDepth>> {
             Box::pin(async move {

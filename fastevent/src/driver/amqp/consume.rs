@@ -29,7 +29,7 @@ use super::Inner;
 use super::connection::BrokerError;
 use super::message::JobMeta;
 use super::publish::{Outgoing, Route};
-use crate::driver::durable::{ClaimedJob, QueueError};
+use crate::driver::durable::{ClaimedJob, QueueError, Settled};
 use futures_util::FutureExt;
 use futures_util::StreamExt;
 use futures_util::future::select_all;
@@ -521,6 +521,9 @@ impl Inner {
                 );
                 ClaimedJob {
                     receipt,
+                    // Receipts are never reused in a process, and a delivery
+                    // can only be acked on the channel that brought it.
+                    claim: receipt,
                     job_id: meta.job_id,
                     queue: queue.clone(),
                     event: meta.event,
@@ -577,7 +580,7 @@ impl Inner {
         job: &ClaimedJob,
         worker: &str,
         how: Settlement,
-    ) -> Result<(), QueueError> {
+    ) -> Result<Settled, QueueError> {
         if let Some(slot) = self.slot_of(worker) {
             slot.touch(None);
         }
@@ -586,7 +589,9 @@ impl Inner {
             held.get(&job.receipt).map(|h| h.acker.clone())
         };
         // Settled already (an earlier try of this settlement got through).
-        let Some(acker) = acker else { return Ok(()) };
+        let Some(acker) = acker else {
+            return Ok(Settled::Done);
+        };
         if acker.poisoned() {
             self.forget_held(job.receipt);
             self.remember_lost(&job.job_id, how);
@@ -596,7 +601,7 @@ impl Inner {
                  this outcome is applied if it comes back here"
             );
             self.after_settle(worker).await;
-            return Ok(());
+            return Ok(Settled::Done);
         }
         let meta = JobMeta::claimed(job, job.attempt);
         let _moving = self.workers.moving(&job.job_id);
@@ -618,7 +623,7 @@ impl Inner {
         }
         self.forget_held(job.receipt);
         self.after_settle(worker).await;
-        Ok(())
+        Ok(Settled::Done)
     }
 
     /// `release` of the trait: back to the queue at once. The broker marks

@@ -41,7 +41,9 @@ mod publish;
 mod timeouts;
 pub mod topology;
 
-use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection};
+use super::durable::{
+    ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
+};
 use super::{Driver, DriverError, JobBatch};
 use crate::dispatch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner};
@@ -393,7 +395,7 @@ impl DurableQueue for AmqpDriver {
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(self.inner.settle(job, worker, Settlement::Ack))
     }
 
@@ -403,7 +405,7 @@ impl DurableQueue for AmqpDriver {
         worker: &'a str,
         delay: Duration,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(
             self.inner
                 .settle(job, worker, Settlement::Retry(delay, error.to_string())),
@@ -415,7 +417,7 @@ impl DurableQueue for AmqpDriver {
         job: &'a ClaimedJob,
         worker: &'a str,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(
             self.inner
                 .settle(job, worker, Settlement::Fail(error.to_string())),
@@ -426,23 +428,23 @@ impl DurableQueue for AmqpDriver {
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
             self.inner.release(job, worker).await;
-            Ok(())
+            Ok(Settled::Done)
         })
     }
 
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
-        _receipts: &'a [i64],
+        _claims: &'a [ClaimToken],
         lease: Duration,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    ) -> BoxFuture<'a, Result<Vec<ClaimToken>, QueueError>> {
         // A delivery is held for as long as the worker's channel lives; the
         // lease only tells that the worker is alive (see `consume`).
         self.inner.heard_from(worker, lease);
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {

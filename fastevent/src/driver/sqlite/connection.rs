@@ -168,8 +168,23 @@ impl SqliteConnection {
         Self { sender }
     }
 
+    /// Starts a thread for read-only work, on a connection of its own. In
+    /// WAL mode a reader never waits for a writer's lock, so reading the
+    /// queue (status, the failed store, the supervisor's depth scan) goes on
+    /// while another process holds the write lock. The connection is
+    /// opened on first use.
+    pub fn start_reader(options: SqliteOptions) -> Self {
+        let (sender, receiver) = mpsc::channel::<Box<dyn Operation>>();
+        std::thread::Builder::new()
+            .name("fastevent-sqlite-reader".into())
+            .spawn(move || serve_reads(options, receiver))
+            .expect("the OS can start a thread");
+        Self { sender }
+    }
+
     /// Runs `work`, one SQL statement, in the next transaction; resolves
-    /// once it is committed.
+    /// once it is committed. On a reader, runs it outside any transaction
+    /// of ours.
     pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -222,36 +237,198 @@ fn serve(options: SqliteOptions, receiver: mpsc::Receiver<Box<dyn Operation>>) {
             match super::schema::open(&options) {
                 Ok(opened) => connection = Some(opened),
                 Err(error) => {
-                    let error = StoreError(format!(
-                        "cannot open the SQLite queue at {}: {error}",
-                        options.path.display()
-                    ));
-                    operations
-                        .into_iter()
-                        .for_each(|op| op.reject(error.clone()));
+                    reject_all(operations, &cannot_open(&options, error));
                     continue;
                 }
             }
         }
         let Some(open) = &connection else { continue };
-        if let Err(error) = open.execute_batch("BEGIN IMMEDIATE") {
-            let error = StoreError::from(error);
-            operations
-                .into_iter()
-                .for_each(|op| op.reject(error.clone()));
-            continue;
-        }
-        let finishes: Vec<_> = operations.into_iter().map(|op| op.run(open)).collect();
-        let committed = open.execute_batch("COMMIT").map_err(|error| {
-            let _ = open.execute_batch("ROLLBACK");
-            StoreError(format!("the transaction could not be committed: {error}"))
-        });
-        if committed.is_err() {
+        if !run_batch(open, operations) {
             // Reopen next time: the connection may be in a state we cannot see.
             connection = None;
         }
+    }
+}
+
+fn serve_reads(options: SqliteOptions, receiver: mpsc::Receiver<Box<dyn Operation>>) {
+    let mut connection: Option<Connection> = None;
+    while let Ok(operation) = receiver.recv() {
+        if connection.is_none() {
+            match super::schema::open_for_reading(&options) {
+                Ok(opened) => connection = Some(opened),
+                Err(error) => {
+                    operation.reject(cannot_open(&options, error));
+                    continue;
+                }
+            }
+        }
+        if let Some(open) = &connection {
+            operation.run(open)(Ok(()));
+        }
+    }
+}
+
+fn cannot_open(options: &SqliteOptions, error: StoreError) -> StoreError {
+    StoreError(format!(
+        "cannot open the SQLite queue at {}: {error}",
+        options.path.display()
+    ))
+}
+
+fn reject_all(operations: impl IntoIterator<Item = Box<dyn Operation>>, error: &StoreError) {
+    operations
+        .into_iter()
+        .for_each(|op| op.reject(error.clone()));
+}
+
+/// Runs `operations` in as few transactions as possible and tells each
+/// its outcome; returns whether the connection is still sound.
+///
+/// After some errors (a full disk, an I/O error) SQLite rolls back the
+/// whole transaction, not just the failed statement. The operations run
+/// in it so far are then undone, and are told so; the rest start a new
+/// transaction. Without this check they would run outside any transaction,
+/// each committed on its own, while their callers were told they failed.
+fn run_batch(connection: &Connection, operations: Vec<Box<dyn Operation>>) -> bool {
+    let mut pending = operations.into_iter();
+    let mut sound = true;
+    loop {
+        let mut first = pending.next();
+        if first.is_none() {
+            return sound;
+        }
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            reject_all(first.into_iter().chain(pending), &error.into());
+            return false;
+        }
+        let mut finishes = Vec::new();
+        let mut rolled_back = false;
+        while let Some(operation) = first.take().or_else(|| pending.next()) {
+            finishes.push(operation.run(connection));
+            if connection.is_autocommit() {
+                rolled_back = true;
+                break;
+            }
+        }
+        let outcome = if rolled_back {
+            sound = false;
+            Err(StoreError(
+                "SQLite rolled the transaction back after an error in it (disk full or I/O \
+                 error): nothing of this operation was stored"
+                    .into(),
+            ))
+        } else {
+            commit(connection)
+        };
+        sound &= outcome.is_ok();
         for finish in finishes {
-            finish(committed.clone());
+            finish(outcome.clone());
+        }
+    }
+}
+
+fn commit(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute_batch("COMMIT").map_err(|error| {
+        let _ = connection.execute_batch("ROLLBACK");
+        StoreError(format!("the transaction could not be committed: {error}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// An operation inserting `bytes` bytes into `t`, marked `mark`; and the
+    /// receiver of its outcome.
+    fn insert(
+        mark: i64,
+        bytes: usize,
+    ) -> (
+        Box<dyn Operation>,
+        oneshot::Receiver<Result<(), StoreError>>,
+    ) {
+        let (reply, outcome) = oneshot::channel();
+        let work = move |c: &Connection| {
+            c.execute(
+                "INSERT INTO t (mark, b) VALUES (?1, zeroblob(?2))",
+                rusqlite::params![mark, bytes as i64],
+            )?;
+            Ok(())
+        };
+        let atomic = true;
+        (
+            Box::new(Typed {
+                work,
+                atomic,
+                reply,
+            }),
+            outcome,
+        )
+    }
+
+    /// Fills the file system of `dir` but for about `left` bytes.
+    fn fill_but(dir: &std::path::Path, left: u64) {
+        let path = dir.join("filler");
+        let mut filler = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while filler.write_all(&chunk).is_ok() {}
+        let _ = filler.sync_all();
+        let size = std::fs::metadata(&path).unwrap().len();
+        filler.set_len(size.saturating_sub(left)).unwrap();
+    }
+
+    /// A real full disk (a small tmpfs: `FASTEVENT_SMALL_DISK`, mounted by
+    /// `.ci/run`) in the middle of a group commit: an operation too large
+    /// for the space left makes SQLite roll back the whole transaction. The
+    /// operations before it are told so, and the one after it runs in a
+    /// transaction of its own: each caller's outcome matches what is stored.
+    #[test]
+    fn after_sqlite_rolls_back_a_transaction_every_operation_is_told_the_truth() {
+        let Some(disk) = std::env::var_os("FASTEVENT_SMALL_DISK") else {
+            eprintln!("FASTEVENT_SMALL_DISK is not set: this test needs a small tmpfs");
+            return;
+        };
+        let dir = PathBuf::from(disk).join(format!("group-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let connection = Connection::open(dir.join("queue.db")).unwrap();
+        // WAL, and a small page cache: a large transaction spills to the
+        // disk before its commit, where a full disk undoes all of it.
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA cache_size = 50;
+                 CREATE TABLE t (mark INTEGER, b BLOB)",
+            )
+            .unwrap();
+        fill_but(&dir, 1 << 20);
+
+        let (before, told_before) = insert(1, 1000);
+        let (too_large, told_too_large) = insert(2, 4 << 20);
+        let (after, told_after) = insert(3, 1000);
+        run_batch(&connection, vec![before, too_large, after]);
+
+        let stored: Vec<i64> = connection
+            .prepare("SELECT mark FROM t ORDER BY mark")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let told: Vec<bool> = [told_before, told_too_large, told_after]
+            .into_iter()
+            .map(|mut outcome| outcome.try_recv().unwrap().is_ok())
+            .collect();
+        drop(connection);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!told[1], "the operation larger than the disk failed");
+        for (mark, ok) in [1, 2, 3].into_iter().zip(told) {
+            assert_eq!(
+                stored.contains(&mark),
+                ok,
+                "operation {mark} was told {}, stored: {stored:?}",
+                if ok { "Ok" } else { "Err" }
+            );
         }
     }
 }

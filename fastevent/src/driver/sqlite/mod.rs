@@ -10,8 +10,11 @@
 //! - A job is deleted only after its listener succeeded.
 
 mod connection;
+#[cfg(test)]
+mod model_tests;
 mod outbox;
 mod queries;
+mod rows;
 mod schema;
 
 pub use connection::{SqliteOptions, Synchronous};
@@ -19,7 +22,9 @@ pub use outbox::dispatch_in;
 /// The rusqlite crate fastevent uses, for [`dispatch_in`]'s transaction.
 pub use rusqlite;
 
-use super::durable::{ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection};
+use super::durable::{
+    ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
+};
 use super::{Driver, DriverError, JobBatch};
 use crate::dispatch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner, now_ms};
@@ -27,7 +32,13 @@ use crate::observe;
 use crate::stats;
 use connection::{SqliteConnection, StoreError};
 use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// How often a claim also looks for rows no claim can select (see
+/// [`queries::sweep_unclaimable`]): a full scan, so not every time.
+const SWEEP_INTERVAL_MS: u64 = 10_000;
 
 /// The SQLite queue driver: a [`Driver`] that stores jobs in a file, and
 /// the [`DurableQueue`] workers on the same machine take them from. The
@@ -81,6 +92,9 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct SqliteDriver {
     connection: SqliteConnection,
+    reader: SqliteConnection,
+    /// When a claim last swept for unclaimable rows (0: never yet).
+    last_sweep_ms: Arc<AtomicU64>,
     defaults: JobDefaults,
     signer: Option<JobSigner>,
 }
@@ -92,10 +106,36 @@ impl SqliteDriver {
     /// See [`SqliteOptions`] for an example.
     pub fn new(options: SqliteOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
         Self {
+            reader: SqliteConnection::start_reader(options.clone()),
             connection: SqliteConnection::start(options),
+            last_sweep_ms: Arc::new(AtomicU64::new(0)),
             defaults,
             signer,
         }
+    }
+
+    /// Runs one read-only statement on the reader connection; a database
+    /// without the queue's tables yet holds no jobs.
+    async fn read<T, F>(&self, work: F) -> Result<T, QueueError>
+    where
+        T: Default + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let guarded = move |c: &rusqlite::Connection| match schema::readable(c)? {
+            true => work(c),
+            false => Ok(T::default()),
+        };
+        self.reader.run(guarded).await.map_err(queue_error)
+    }
+
+    /// Whether this claim should also sweep; at most one per interval.
+    fn sweep_turn(&self, now: u64) -> bool {
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= SWEEP_INTERVAL_MS
+            && self
+                .last_sweep_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Runs one statement.
@@ -182,8 +222,12 @@ impl DurableQueue for SqliteDriver {
     ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
         let queues = queues.to_vec();
         let worker = owned(worker);
+        let sweep = self.sweep_turn(now_ms());
         Box::pin(self.run_atomic(move |c| {
             let now = now_ms();
+            if sweep {
+                queries::sweep_unclaimable(c, now)?;
+            }
             queries::claim(
                 c,
                 &queues,
@@ -199,9 +243,9 @@ impl DurableQueue for SqliteDriver {
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let (receipt, worker) = (job.receipt, owned(worker));
-        Box::pin(self.run(move |c| queries::complete(c, receipt, &worker)))
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        let (claim, worker) = (job.token(), owned(worker));
+        Box::pin(self.run(move |c| queries::complete(c, claim, &worker)))
     }
 
     fn retry<'a>(
@@ -210,12 +254,12 @@ impl DurableQueue for SqliteDriver {
         worker: &'a str,
         delay: Duration,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let (receipt, worker, error) = (job.receipt, owned(worker), error.to_string());
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        let (claim, worker, error) = (job.token(), owned(worker), error.to_string());
         Box::pin(self.run(move |c| {
             queries::retry(
                 c,
-                receipt,
+                claim,
                 &worker,
                 now_ms() + delay.as_millis() as u64,
                 &error,
@@ -228,42 +272,44 @@ impl DurableQueue for SqliteDriver {
         job: &'a ClaimedJob,
         worker: &'a str,
         error: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let (receipt, worker, error) = (job.receipt, owned(worker), error.to_string());
-        Box::pin(self.run_atomic(move |c| queries::fail(c, receipt, &worker, &error, now_ms())))
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        let (claim, worker, error) = (job.token(), owned(worker), error.to_string());
+        Box::pin(self.run_atomic(move |c| queries::fail(c, claim, &worker, &error, now_ms())))
     }
 
     fn release<'a>(
         &'a self,
         job: &'a ClaimedJob,
         worker: &'a str,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let (receipt, worker) = (job.receipt, owned(worker));
-        Box::pin(self.run(move |c| queries::release(c, receipt, &worker, now_ms())))
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        let (claim, worker) = (job.token(), owned(worker));
+        Box::pin(self.run(move |c| queries::release(c, claim, &worker, now_ms())))
     }
 
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
-        receipts: &'a [i64],
+        claims: &'a [ClaimToken],
         lease: Duration,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
-        let (worker, receipts) = (owned(worker), receipts.to_vec());
-        Box::pin(self.run(move |c| {
-            queries::extend_leases(c, &worker, &receipts, now_ms() + lease.as_millis() as u64)
+    ) -> BoxFuture<'a, Result<Vec<ClaimToken>, QueueError>> {
+        let (worker, claims) = (owned(worker), claims.to_vec());
+        // Several statements, all or none: a failed renewal is then retried
+        // whole, and none is reported lost by a half-applied one.
+        Box::pin(self.run_atomic(move |c| {
+            queries::extend_leases(c, &worker, &claims, now_ms() + lease.as_millis() as u64)
         }))
     }
 
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
-        Box::pin(self.run(|c| queries::depth(c, now_ms())))
+        Box::pin(self.read(|c| queries::depth(c, now_ms())))
     }
 
     fn failed_jobs(&self, limit: usize) -> BoxFuture<'_, Result<Vec<FailedJob>, QueueError>> {
-        Box::pin(self.run(move |c| queries::failed_jobs(c, limit)))
+        Box::pin(self.read(move |c| queries::failed_jobs(c, limit)))
     }
 
     fn failed_job(&self, id: i64) -> BoxFuture<'_, Result<Option<FailedJob>, QueueError>> {
-        Box::pin(self.run(move |c| queries::failed_job(c, id)))
+        Box::pin(self.read(move |c| queries::failed_job(c, id)))
     }
 
     fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
@@ -275,6 +321,6 @@ impl DurableQueue for SqliteDriver {
     }
 
     fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        Box::pin(self.run(queries::failed_count))
+        Box::pin(self.read(queries::failed_count))
     }
 }

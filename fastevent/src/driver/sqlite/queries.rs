@@ -2,8 +2,10 @@
 //! thread's current transaction.
 
 use super::connection::StoreError;
-use crate::driver::durable::{ClaimedJob, FailedJob, QueueDepth, Selection};
+use super::rows::{JOB_COLUMNS, RawJob, bytes_of, integer_of, text_of};
+use crate::driver::durable::{ClaimToken, ClaimedJob, FailedJob, QueueDepth, Selection, Settled};
 use crate::job::EncodedJob;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn insert_jobs(
@@ -31,6 +33,10 @@ pub fn insert_jobs(
     Ok(())
 }
 
+/// Claims up to `limit` ready jobs of `queues`, earlier queues first: each
+/// claim counts an attempt, bumps the job's fencing token and leases the
+/// job to `worker` until `lease_until`. A row that cannot be read is moved
+/// to the failed store instead, with the reason; the others are claimed.
 pub fn claim(
     connection: &Connection,
     queues: &[String],
@@ -40,121 +46,199 @@ pub fn claim(
     lease_until: u64,
 ) -> Result<Vec<ClaimedJob>, StoreError> {
     let mut claimed = Vec::new();
-    let mut statement = connection.prepare_cached(
+    let mut statement = connection.prepare_cached(&format!(
         "UPDATE fastevent_jobs
-            SET attempts = attempts + 1, leased_by = ?1, available_at = ?2
+            SET attempts = attempts + 1, claims = claims + 1, leased_by = ?1, available_at = ?2
           WHERE id IN (SELECT id FROM fastevent_jobs
                         WHERE queue = ?3 AND available_at <= ?4
                         ORDER BY available_at, id LIMIT ?5)
-         RETURNING id, job_id, queue, event, listener, body, signature, attempts, max_attempts",
-    )?;
+         RETURNING {JOB_COLUMNS}"
+    ))?;
     for queue in queues {
         let wanted = limit - claimed.len();
         if wanted == 0 {
             break;
         }
-        let rows = statement.query_map(
-            params![worker, lease_until as i64, queue, now as i64, wanted as i64],
-            |row| {
-                Ok(ClaimedJob {
-                    receipt: row.get(0)?,
-                    job_id: row.get(1)?,
-                    queue: row.get(2)?,
-                    event: row.get(3)?,
-                    listener: row.get(4)?,
-                    body: row.get(5)?,
-                    signature: row.get(6)?,
-                    attempt: row.get(7)?,
-                    max_attempts: row.get(8)?,
-                })
-            },
-        )?;
+        let rows: Vec<RawJob> = statement
+            .query_map(
+                params![worker, lease_until as i64, queue, now as i64, wanted as i64],
+                RawJob::read,
+            )?
+            .collect::<Result<_, _>>()?;
         for row in rows {
-            claimed.push(row?);
+            match row.decode() {
+                Ok(job) => claimed.push(job),
+                Err(reason) => move_unreadable(connection, &row, &reason, now)?,
+            }
         }
     }
     Ok(claimed)
 }
 
-pub fn complete(connection: &Connection, receipt: i64, worker: &str) -> Result<(), StoreError> {
+/// Moves rows that no claim can ever select (a queue name that is not
+/// TEXT, a time that is not a number) to the failed store, with the
+/// reason; returns how many. A full scan: run now and then, not per claim.
+pub fn sweep_unclaimable(connection: &Connection, now: u64) -> Result<usize, StoreError> {
+    let rows: Vec<RawJob> = connection
+        .prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM fastevent_jobs
+              WHERE typeof(queue) <> 'text' OR typeof(available_at) NOT IN ('integer', 'real')
+              LIMIT 100"
+        ))?
+        .query_map([], RawJob::read)?
+        .collect::<Result<_, _>>()?;
+    for row in &rows {
+        let reason = match row.decode() {
+            Err(reason) => reason,
+            Ok(_) => "the stored row cannot be read".to_string(),
+        };
+        move_unreadable(connection, row, &reason, now)?;
+    }
+    Ok(rows.len())
+}
+
+fn move_unreadable(
+    connection: &Connection,
+    row: &RawJob,
+    reason: &str,
+    now: u64,
+) -> Result<(), StoreError> {
+    tracing::warn!(target: "fastevent", row = row.id, %reason, "unreadable job row moved to the failed store");
+    let kept = row.for_failed_store();
     connection
-        .prepare_cached("DELETE FROM fastevent_jobs WHERE id = ?1 AND leased_by = ?2")?
-        .execute(params![receipt, worker])?;
+        .prepare_cached(
+            "INSERT INTO fastevent_failed_jobs
+                (job_id, queue, event, listener, body, signature, attempts, max_attempts, error, failed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            kept.job_id,
+            kept.queue,
+            kept.event,
+            kept.listener,
+            kept.body,
+            kept.signature,
+            kept.attempts,
+            kept.max_attempts,
+            reason,
+            now as i64,
+        ])?;
+    connection
+        .prepare_cached("DELETE FROM fastevent_jobs WHERE id = ?1")?
+        .execute([row.id])?;
     Ok(())
+}
+
+/// Whether a statement that names one claim changed its row: a claim that
+/// no longer owns its job (claimed again since, or settled) matches none.
+fn settled(changed: usize) -> Settled {
+    if changed == 0 {
+        Settled::LeaseLost
+    } else {
+        Settled::Done
+    }
+}
+
+/// The condition every settle and renewal adds: the row is the claim's
+/// job, still leased under the claim's token by its worker.
+const OWNED: &str = "id = ?1 AND claims = ?2 AND leased_by = ?3";
+
+pub fn complete(
+    connection: &Connection,
+    claim: ClaimToken,
+    worker: &str,
+) -> Result<Settled, StoreError> {
+    let changed = connection
+        .prepare_cached(&format!("DELETE FROM fastevent_jobs WHERE {OWNED}"))?
+        .execute(params![claim.receipt, claim.claim, worker])?;
+    Ok(settled(changed))
 }
 
 pub fn retry(
     connection: &Connection,
-    receipt: i64,
+    claim: ClaimToken,
     worker: &str,
     available_at: u64,
     error: &str,
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached(
-            "UPDATE fastevent_jobs SET available_at = ?3, leased_by = NULL, last_error = ?4
-              WHERE id = ?1 AND leased_by = ?2",
-        )?
-        .execute(params![receipt, worker, available_at as i64, error])?;
-    Ok(())
+) -> Result<Settled, StoreError> {
+    let changed = connection
+        .prepare_cached(&format!(
+            "UPDATE fastevent_jobs SET available_at = ?4, leased_by = NULL, last_error = ?5
+              WHERE {OWNED}"
+        ))?
+        .execute(params![
+            claim.receipt,
+            claim.claim,
+            worker,
+            available_at as i64,
+            error
+        ])?;
+    Ok(settled(changed))
 }
 
+/// Hands the job back, giving back the attempt its claim counted: it was
+/// interrupted by a shutdown, it did not fail.
 pub fn release(
     connection: &Connection,
-    receipt: i64,
+    claim: ClaimToken,
     worker: &str,
     now: u64,
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached(
+) -> Result<Settled, StoreError> {
+    let changed = connection
+        .prepare_cached(&format!(
             "UPDATE fastevent_jobs
-                SET available_at = ?3, leased_by = NULL,
+                SET available_at = ?4, leased_by = NULL, attempts = MAX(attempts - 1, 0),
                     last_error = 'interrupted: its worker shut down before it finished'
-              WHERE id = ?1 AND leased_by = ?2",
-        )?
-        .execute(params![receipt, worker, now as i64])?;
-    Ok(())
+              WHERE {OWNED}"
+        ))?
+        .execute(params![claim.receipt, claim.claim, worker, now as i64])?;
+    Ok(settled(changed))
 }
 
 /// Moves the job, byte for byte, to the failed store.
 pub fn fail(
     connection: &Connection,
-    receipt: i64,
+    claim: ClaimToken,
     worker: &str,
     error: &str,
     now: u64,
-) -> Result<(), StoreError> {
+) -> Result<Settled, StoreError> {
     let moved = connection
-        .prepare_cached(
+        .prepare_cached(&format!(
             "INSERT INTO fastevent_failed_jobs
                 (job_id, queue, event, listener, body, signature, attempts, max_attempts, error, failed_at)
-             SELECT job_id, queue, event, listener, body, signature, attempts, max_attempts, ?3, ?4
-               FROM fastevent_jobs WHERE id = ?1 AND leased_by = ?2",
-        )?
-        .execute(params![receipt, worker, error, now as i64])?;
+             SELECT job_id, queue, event, listener, body, signature, attempts, max_attempts, ?4, ?5
+               FROM fastevent_jobs WHERE {OWNED}"
+        ))?
+        .execute(params![claim.receipt, claim.claim, worker, error, now as i64])?;
     if moved == 1 {
         connection
             .prepare_cached("DELETE FROM fastevent_jobs WHERE id = ?1")?
-            .execute([receipt])?;
+            .execute([claim.receipt])?;
     }
-    Ok(())
+    Ok(settled(moved))
 }
 
-/// Renews the leases of the jobs the worker holds, by row id: no index on
-/// `leased_by` to maintain on every claim and delete.
+/// Renews the leases of the claims the worker holds, by row id and token
+/// (no index on `leased_by` to maintain on every claim and delete); returns
+/// the claims that no longer own their job.
 pub fn extend_leases(
     connection: &Connection,
     worker: &str,
-    receipts: &[i64],
+    claims: &[ClaimToken],
     until: u64,
-) -> Result<(), StoreError> {
-    let mut renew = connection.prepare_cached(
-        "UPDATE fastevent_jobs SET available_at = ?3 WHERE id = ?1 AND leased_by = ?2",
-    )?;
-    for receipt in receipts {
-        renew.execute(params![receipt, worker, until as i64])?;
+) -> Result<Vec<ClaimToken>, StoreError> {
+    let mut renew = connection.prepare_cached(&format!(
+        "UPDATE fastevent_jobs SET available_at = ?4 WHERE {OWNED}"
+    ))?;
+    let mut lost = Vec::new();
+    for claim in claims {
+        let changed = renew.execute(params![claim.receipt, claim.claim, worker, until as i64])?;
+        if settled(changed) == Settled::LeaseLost {
+            lost.push(*claim);
+        }
     }
-    Ok(())
+    Ok(lost)
 }
 
 pub fn depth(connection: &Connection, now: u64) -> Result<Vec<QueueDepth>, StoreError> {
@@ -167,7 +251,7 @@ pub fn depth(connection: &Connection, now: u64) -> Result<Vec<QueueDepth>, Store
     )?;
     let rows = statement.query_map([now as i64], |row| {
         Ok(QueueDepth {
-            queue: row.get(0)?,
+            queue: text_of(&row.get(0)?),
             ready: row.get::<_, i64>(1)? as u64,
             running: row.get::<_, i64>(2)? as u64,
             delayed: row.get::<_, i64>(3)? as u64,
@@ -176,17 +260,21 @@ pub fn depth(connection: &Connection, now: u64) -> Result<Vec<QueueDepth>, Store
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A failed job, whatever its columns hold: the failed store is read by
+/// people, and may have been written by another program too.
 fn failed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FailedJob> {
+    let text = |i: usize| row.get::<_, Value>(i).map(|v| text_of(&v));
+    let integer = |i: usize| row.get::<_, Value>(i).map(|v| integer_of(&v));
     Ok(FailedJob {
         id: row.get(0)?,
-        job_id: row.get(1)?,
-        queue: row.get(2)?,
-        event: row.get(3)?,
-        listener: row.get(4)?,
-        attempts: row.get(5)?,
-        error: row.get(6)?,
-        failed_at_ms: row.get::<_, i64>(7)? as u64,
-        body: row.get(8)?,
+        job_id: text(1)?,
+        queue: text(2)?,
+        event: text(3)?,
+        listener: text(4)?,
+        attempts: integer(5)?.clamp(0, i64::from(u32::MAX)) as u32,
+        error: text(6)?,
+        failed_at_ms: integer(7)?.max(0) as u64,
+        body: bytes_of(&row.get(8)?),
     })
 }
 

@@ -3,12 +3,15 @@
 use super::connection::{SqliteOptions, StoreError, Synchronous};
 use rusqlite::{Connection, OptionalExtension};
 
-/// Bumped when the tables change; a database of another version is refused.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped when the tables change. A database of an older version is
+/// migrated; one of a newer version is refused.
+const SCHEMA_VERSION: i64 = 2;
 
+/// The tables of the current version. Ids are `AUTOINCREMENT`: never
+/// reused, so a handle to a finished job can never name a newer one.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS fastevent_jobs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id       TEXT    NOT NULL,
     queue        TEXT    NOT NULL,
     event        TEXT    NOT NULL,
@@ -22,11 +25,15 @@ CREATE TABLE IF NOT EXISTS fastevent_jobs (
     -- so the job of a worker that died becomes claimable again by itself.
     available_at INTEGER NOT NULL,
     leased_by    TEXT,
-    last_error   TEXT
+    last_error   TEXT,
+    -- The fencing token: bumped by every claim, never lowered. Settles and
+    -- renewals name the token of their claim and match nothing once the
+    -- job has been claimed again.
+    claims       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS fastevent_jobs_ready ON fastevent_jobs (queue, available_at);
 CREATE TABLE IF NOT EXISTS fastevent_failed_jobs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id       TEXT    NOT NULL,
     queue        TEXT    NOT NULL,
     event        TEXT    NOT NULL,
@@ -86,11 +93,47 @@ impl From<StoreError> for OpenError {
     }
 }
 
-fn open_once(options: &SqliteOptions) -> Result<Connection, OpenError> {
+/// Opens a connection for reading only: no schema change, no write lock
+/// taken, so it opens while another process holds the write lock.
+pub fn open_for_reading(options: &SqliteOptions) -> Result<Connection, StoreError> {
+    create_parent(options)?;
+    let connection = Connection::open(&options.path)?;
+    connection.busy_timeout(options.busy_timeout)?;
+    Ok(connection)
+}
+
+/// Whether the queue's tables are there to read (a database nobody
+/// dispatched to yet has none: no jobs), refusing a newer schema.
+pub fn readable(connection: &Connection) -> Result<bool, StoreError> {
+    let version: Option<i64> = match connection
+        .query_row(
+            "SELECT value FROM fastevent_meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+    {
+        Ok(version) => version,
+        Err(error) if error.to_string().contains("no such table") => None,
+        Err(error) => return Err(error.into()),
+    };
+    match version {
+        Some(version) if version > SCHEMA_VERSION => Err(newer_schema(version)),
+        Some(_) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+fn create_parent(options: &SqliteOptions) -> Result<(), StoreError> {
     if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", parent.display())))?;
     }
+    Ok(())
+}
+
+fn open_once(options: &SqliteOptions) -> Result<Connection, OpenError> {
+    create_parent(options)?;
     let connection = Connection::open(&options.path)?;
     connection.busy_timeout(options.busy_timeout)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -133,15 +176,52 @@ pub fn ensure(connection: &Connection) -> Result<(), StoreError> {
     match version {
         None => {
             connection.execute_batch(SCHEMA)?;
-            connection.execute(
-                "INSERT INTO fastevent_meta (key, value) VALUES ('schema_version', ?1)",
-                [SCHEMA_VERSION],
-            )?;
-            Ok(())
+            set_version(connection)
+        }
+        Some(1) => {
+            migrate_from_v1(connection)?;
+            set_version(connection)
         }
         Some(SCHEMA_VERSION) => Ok(()),
-        Some(other) => Err(StoreError(format!(
-            "the database has fastevent schema version {other}; this build uses {SCHEMA_VERSION}"
-        ))),
+        Some(other) => Err(newer_schema(other)),
     }
+}
+
+fn newer_schema(version: i64) -> StoreError {
+    StoreError(format!(
+        "the database has fastevent schema version {version}, newer than this build's \
+         {SCHEMA_VERSION}: run a build at least as new as the one that wrote it"
+    ))
+}
+
+fn set_version(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute(
+        "INSERT OR REPLACE INTO fastevent_meta (key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION],
+    )?;
+    Ok(())
+}
+
+/// Version 1 reused ids and had no fencing token. `AUTOINCREMENT` cannot be
+/// added to a table, so both tables are rebuilt with their rows and ids;
+/// the counter starts above the largest id kept. A job's claims so far are
+/// its attempts.
+fn migrate_from_v1(connection: &Connection) -> Result<(), StoreError> {
+    const JOB_COLUMNS: &str = "id, job_id, queue, event, listener, body, signature, attempts, \
+                               max_attempts, created_at, available_at, leased_by, last_error";
+    const FAILED_COLUMNS: &str = "id, job_id, queue, event, listener, body, signature, \
+                                  attempts, max_attempts, error, failed_at";
+    connection.execute_batch(&format!(
+        "DROP INDEX IF EXISTS fastevent_jobs_ready;
+         ALTER TABLE fastevent_jobs RENAME TO fastevent_jobs_v1;
+         ALTER TABLE fastevent_failed_jobs RENAME TO fastevent_failed_jobs_v1;
+         {SCHEMA}
+         INSERT INTO fastevent_jobs ({JOB_COLUMNS}, claims)
+              SELECT {JOB_COLUMNS}, attempts FROM fastevent_jobs_v1;
+         INSERT INTO fastevent_failed_jobs ({FAILED_COLUMNS})
+              SELECT {FAILED_COLUMNS} FROM fastevent_failed_jobs_v1;
+         DROP TABLE fastevent_jobs_v1;
+         DROP TABLE fastevent_failed_jobs_v1;"
+    ))?;
+    Ok(())
 }
