@@ -225,3 +225,96 @@ fn migrate_from_v1(connection: &Connection) -> Result<(), StoreError> {
     ))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables as version 1 made them.
+    const SCHEMA_V1: &str = "
+        CREATE TABLE fastevent_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO fastevent_meta VALUES ('schema_version', 1);
+        CREATE TABLE fastevent_jobs (
+            id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, queue TEXT NOT NULL,
+            event TEXT NOT NULL, listener TEXT NOT NULL, body BLOB NOT NULL, signature TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+            created_at INTEGER NOT NULL, available_at INTEGER NOT NULL, leased_by TEXT,
+            last_error TEXT);
+        CREATE INDEX fastevent_jobs_ready ON fastevent_jobs (queue, available_at);
+        CREATE TABLE fastevent_failed_jobs (
+            id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, queue TEXT NOT NULL,
+            event TEXT NOT NULL, listener TEXT NOT NULL, body BLOB NOT NULL, signature TEXT,
+            attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL, error TEXT NOT NULL,
+            failed_at INTEGER NOT NULL);
+        INSERT INTO fastevent_jobs
+            (id, job_id, queue, event, listener, body, attempts, max_attempts, created_at,
+             available_at, leased_by)
+            VALUES (41, 'j41', 'default', 'e', 'l', X'7b7d', 2, 3, 1, 5, 'w');
+        INSERT INTO fastevent_failed_jobs
+            (id, job_id, queue, event, listener, body, attempts, max_attempts, error, failed_at)
+            VALUES (7, 'f7', 'default', 'e', 'l', X'7b7d', 3, 3, 'boom', 9);";
+
+    fn version(connection: &Connection) -> i64 {
+        connection
+            .query_row(
+                "SELECT value FROM fastevent_meta WHERE key = 'schema_version'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_jobs_and_ids() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA_V1).unwrap();
+        ensure(&connection).unwrap();
+        assert_eq!(version(&connection), SCHEMA_VERSION);
+        let kept: (i64, i64, i64, String) = connection
+            .query_row(
+                "SELECT id, attempts, claims, leased_by FROM fastevent_jobs",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (41, 2, 2, "w".to_string()));
+        let failed: String = connection
+            .query_row(
+                "SELECT error FROM fastevent_failed_jobs WHERE id = 7",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(failed, "boom");
+        // Ids go on above the largest kept one, and are not reused once
+        // that row is gone.
+        connection
+            .execute("DELETE FROM fastevent_jobs", [])
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO fastevent_jobs (job_id, queue, event, listener, body, max_attempts,
+                                             created_at, available_at)
+                 VALUES ('new', 'default', 'e', 'l', X'', 1, 1, 1)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(connection.last_insert_rowid(), 42);
+        ensure(&connection).unwrap(); // idempotent
+    }
+
+    #[test]
+    fn a_database_of_a_newer_version_is_refused() {
+        let connection = Connection::open_in_memory().unwrap();
+        ensure(&connection).unwrap();
+        connection
+            .execute("UPDATE fastevent_meta SET value = 99", [])
+            .unwrap();
+        let error = ensure(&connection).unwrap_err().0;
+        assert!(
+            error.contains("schema version 99, newer than this build's 2"),
+            "{error}"
+        );
+        assert!(readable(&connection).is_err());
+    }
+}
