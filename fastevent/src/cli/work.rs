@@ -168,12 +168,13 @@ impl WorkArgs {
         // broken pipe, and the worker must still exit 0 after its drain.
         let _ = writeln!(
             std::io::stdout(),
-            "worker stopped ({:?}): {} succeeded, {} retried, {} failed, {} handed back",
+            "worker stopped ({:?}): {} succeeded, {} retried, {} failed, {} handed back, {} lost to another claim",
             report.stopped,
             report.succeeded,
             report.retried,
             report.failed,
-            report.released
+            report.released,
+            report.lease_lost
         );
         Ok(ExitCode::SUCCESS)
     }
