@@ -39,11 +39,17 @@ fn a_row_stored_as_text_goes_to_the_failed_store_and_the_farm_drains_the_rest() 
     let supervisor = app.start(&["work", "--stop-when-empty", "--min-workers", "2"]);
     let (status, lines) = supervisor.wait();
     assert!(status.success(), "{status}: {lines:#?}");
-    assert_eq!(numbers(&app.record(), "ping "), (2..=80).collect::<Vec<_>>());
+    assert_eq!(
+        numbers(&app.record(), "ping "),
+        (2..=80).collect::<Vec<_>>()
+    );
     assert_eq!(app.depth(), (0, 0, 1));
     let failed = app.json(&["failed", "list", "--json"]);
     let error = failed[0]["error"].as_str().unwrap();
-    assert!(error.contains("column body is TEXT, expected BLOB"), "{error}");
+    assert!(
+        error.contains("column body is TEXT, expected BLOB"),
+        "{error}"
+    );
 }
 
 #[test]
