@@ -1,6 +1,7 @@
 //! Output for people: aligned tables, UTC times, durations. Output for
 //! scripts is JSON, written by each command.
 
+pub(crate) use crate::job::clock::utc;
 use std::time::Duration;
 
 /// A table with a header row, columns padded to their widest cell.
@@ -55,34 +56,6 @@ impl Table {
     }
 }
 
-/// `2024-05-01 12:00:03 UTC` for milliseconds since the Unix epoch.
-pub(super) fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`): no date crate for one column.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `1.5s`, `30s`, `2m`, `1h30m`: how listener options are written.
 pub(super) fn duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -123,13 +96,6 @@ mod tests {
         table.row(vec!["12".into(), "default".into()]);
         table.row(vec!["7".into(), "q".into()]);
         assert_eq!(table.render(), "ID  QUEUE\n12  default\n7   q\n");
-    }
-
-    #[test]
-    fn utc_times() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000 + 3_723_000), "2000-02-29 01:02:03 UTC");
-        assert_eq!(utc(1_735_689_599_000), "2024-12-31 23:59:59 UTC");
     }
 
     #[test]
