@@ -80,6 +80,46 @@ pub(super) fn first_line(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// `text` with every character that acts on a terminal instead of showing
+/// written out, so that it shows what it holds and nothing else: C0 and C1
+/// controls and DEL (`\x1b`, `\r`, `\n`, `\t`, `\u{9b}`), and the
+/// bidirectional marks, overrides and isolates, which reorder what follows
+/// them (`\u{202e}`). Job names, errors and bytes come from whoever could
+/// write to the queue. Backslashes stay as they are, so JSON stays
+/// readable: a `\x1b` written out in the data looks like an escaped ESC,
+/// but neither acts on the terminal.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{80}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `bytes` as [`escape`]d text, each byte that is not UTF-8 as `\xff`.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape(chunk.valid()));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 /// "1 job", "3 jobs".
 pub(super) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -105,6 +145,26 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(120)), "2m");
         assert_eq!(duration(Duration::from_secs(7200)), "2h");
         assert_eq!(duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn what_acts_on_a_terminal_is_written_out() {
+        assert_eq!(
+            escape("plain text, ünïcode → ok"),
+            "plain text, ünïcode → ok"
+        );
+        assert_eq!(
+            escape("\x1b[31mred\x07\r\n\t\0\x7f"),
+            r"\x1b[31mred\x07\r\n\t\x00\x7f"
+        );
+        assert_eq!(escape("\u{9b}2J\u{85}"), r"\u{9b}2J\u{85}");
+        assert_eq!(
+            escape("a\u{202e}b\u{2066}c\u{200f}d\u{61c}e\u{2028}f"),
+            r"a\u{202e}b\u{2066}c\u{200f}d\u{61c}e\u{2028}f"
+        );
+        assert_eq!(escape(r#"{"a":"\u001b"}"#), r#"{"a":"\u001b"}"#);
+        assert_eq!(escape_bytes(b"ok\xff\x1b\xc3"), r"ok\xff\x1b\xc3");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
     }
 
     #[test]
