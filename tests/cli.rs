@@ -269,3 +269,94 @@ fn a_bad_configuration_is_one_clear_line_and_exit_1() {
         );
     }
 }
+
+/// What another program could have written into the queue: names, an
+/// error and an envelope with terminal escape sequences, a carriage
+/// return, a C1 control and a right-to-left override.
+const HOSTILE_EVENT: &str = "paid\x1b]0;pwned\x07";
+const HOSTILE_LISTENER: &str = "mail\u{202e}gnp.exe";
+const HOSTILE_QUEUE: &str = "q\x1b[31mred";
+const HOSTILE_ERROR: &str = "boom\r\x1b[2Kall good\u{9b}1A";
+
+/// No raw control character, DEL or bidi override in `bytes`; newlines
+/// and tabs only where the command's own layout puts them.
+fn assert_no_raw_controls(bytes: &[u8], what: &str) {
+    let text = String::from_utf8_lossy(bytes);
+    let raw: Vec<char> = text
+        .chars()
+        .filter(|c| {
+            (c.is_control() && *c != '\n')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(raw.is_empty(), "{what} prints {raw:?} raw:\n{text}");
+}
+
+#[test]
+fn untrusted_text_is_escaped_in_failed_list_show_and_status() {
+    let app = App::new("escape");
+    app.dispatch("ping", 1); // the schema exists from here on
+    let db = rusqlite::Connection::open(app.dir().join("queue.db")).unwrap();
+    db.execute(
+        "INSERT INTO fastevent_failed_jobs
+            (job_id, queue, event, listener, body, signature, attempts, max_attempts, error, failed_at)
+         VALUES ('job\x1b[8m', ?1, ?2, ?3, ?4, NULL, 1, 3, ?5, 0)",
+        rusqlite::params![
+            HOSTILE_QUEUE,
+            HOSTILE_EVENT,
+            HOSTILE_LISTENER,
+            b"{\"x\":\"\x1b[5mblink\x7f\"}\xff".to_vec(),
+            HOSTILE_ERROR
+        ],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO fastevent_jobs
+            (job_id, queue, event, listener, body, max_attempts, created_at, available_at)
+         VALUES ('j', ?1, 'ping', 'pong', x'00', 3, 0, 0)",
+        [HOSTILE_QUEUE],
+    )
+    .unwrap();
+
+    let list = app.run(&["failed", "list"]);
+    assert_no_raw_controls(&list.stdout, "failed list");
+    let list = String::from_utf8_lossy(&list.stdout);
+    for escaped in [
+        r"paid\x1b]0;pwned\x07",
+        r"mail\u{202e}gnp.exe",
+        r"q\x1b[31mred",
+    ] {
+        assert!(list.contains(escaped), "{escaped} in\n{list}");
+    }
+    assert!(list.contains(r"boom\r\x1b[2Kall good\u{9b}1A"), "{list}");
+
+    let id = app.json(&["failed", "list", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let show = app.run(&["failed", "show", &id.to_string()]);
+    assert_no_raw_controls(&show.stdout, "failed show");
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains(r"job id:     job\x1b[8m"), "{show}");
+    assert!(show.contains(r"listener:   mail\u{202e}gnp.exe"), "{show}");
+    assert!(show.contains(r#"{"x":"\x1b[5mblink\x7f"}\xff"#), "{show}");
+
+    let status = app.run(&["status"]);
+    assert_no_raw_controls(&status.stdout, "status");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains(r"q\x1b[31mred"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+
+    // JSON stays exact: the same text, escaped the JSON way.
+    let json = app.json(&["failed", "list", "--json"]);
+    assert_eq!(json[0]["event"], HOSTILE_EVENT);
+    assert_eq!(json[0]["listener"], HOSTILE_LISTENER);
+    assert_eq!(json[0]["error"], HOSTILE_ERROR);
+    let status = app.json(&["status", "--json"]);
+    let queues = status["queues"].as_array().unwrap();
+    assert!(
+        queues.iter().any(|q| q["queue"] == HOSTILE_QUEUE),
+        "{status}"
+    );
+}

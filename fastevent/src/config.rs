@@ -14,6 +14,10 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// The shortest expiry of signed jobs accepted, in seconds: below it, jobs
+/// would expire on their way to a worker.
+const MIN_SIGNED_JOB_TTL_S: f64 = 1.0;
+
 /// The installed drivers, or why none could be.
 static INSTALLED: OnceLock<Result<Installed, ConfigError>> = OnceLock::new();
 
@@ -101,6 +105,7 @@ impl FromStr for QueueDriver {
 /// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
 /// | `MAX_PAYLOAD_BYTES` | `262144` | largest job accepted at dispatch (`ASYNC_FARM_MAX_PAYLOAD_BYTES` too) |
 /// | `FASTEVENT_SIGNING_KEY` | none | HMAC key (16+ bytes): sign jobs, refuse unsigned ones |
+/// | `FASTEVENT_SIGNED_JOB_TTL_S` | `604800` (7 days) | how long after its dispatch a signed job may run |
 ///
 /// ```
 /// use fastevent::{Config, QueueDriver};
@@ -234,6 +239,9 @@ impl Config {
             }
             config.signing_key = Some(key.into_bytes());
         }
+        if let Some(ttl) = env.seconds("FASTEVENT_SIGNED_JOB_TTL_S", MIN_SIGNED_JOB_TTL_S)? {
+            config.job_defaults.signed_job_ttl = ttl;
+        }
         Ok(config)
     }
 
@@ -327,6 +335,36 @@ impl Config {
             });
         }
         self.signing_key = Some(key);
+        Ok(self)
+    }
+
+    /// How long after its dispatch a signed job may still run; past it, a
+    /// worker sends the job to the failed store. This bounds how long a copy
+    /// of a signed job can be replayed. Keep it well above the longest
+    /// backoff times the attempts, plus any outage the jobs should wait
+    /// out. Refused under one second. Jobs are only given an expiry when a
+    /// [signing key](Config::signing_key) is set.
+    ///
+    /// ```
+    /// use fastevent::Config;
+    /// use std::time::Duration;
+    ///
+    /// let config = Config::new()
+    ///     .signing_key("a secret of 16+ bytes")?
+    ///     .signed_job_ttl(Duration::from_secs(2 * 24 * 3600))?;
+    /// assert!(Config::new().signed_job_ttl(Duration::ZERO).is_err());
+    /// # let _ = config;
+    /// # Ok::<(), fastevent::ConfigError>(())
+    /// ```
+    pub fn signed_job_ttl(mut self, ttl: Duration) -> Result<Self, ConfigError> {
+        if ttl.as_secs_f64() < MIN_SIGNED_JOB_TTL_S {
+            return Err(ConfigError::Invalid {
+                variable: "signed_job_ttl",
+                value: format!("{}s", ttl.as_secs_f64()),
+                expected: format!("at least {MIN_SIGNED_JOB_TTL_S} second"),
+            });
+        }
+        self.job_defaults.signed_job_ttl = ttl;
         Ok(self)
     }
 
@@ -689,6 +727,7 @@ mod tests {
             ("HARD_TIMEOUT_S", "10"),
             ("ASYNC_FARM_MAX_PAYLOAD_BYTES", "4096"),
             ("FASTEVENT_SIGNING_KEY", "0123456789abcdef"),
+            ("FASTEVENT_SIGNED_JOB_TTL_S", "86400"),
         ])
         .unwrap();
         assert_eq!(read.sqlite.path, PathBuf::from("/tmp/q.db"));
@@ -701,6 +740,10 @@ mod tests {
         );
         assert_eq!(read.job_defaults.max_payload_bytes, 4096);
         assert!(read.signer().is_some());
+        assert_eq!(
+            read.job_defaults.signed_job_ttl,
+            Duration::from_secs(86_400)
+        );
 
         for (variable, value, expected) in [
             ("FASTEVENT_SQLITE_SYNCHRONOUS", "off", "full or normal"),
@@ -708,6 +751,16 @@ mod tests {
             ("SOFT_TIMEOUT_S", "-1", "a number of seconds"),
             ("MAX_PAYLOAD_BYTES", "10", "a whole number from 1024"),
             ("FASTEVENT_SIGNING_KEY", "short", "at least 16 bytes"),
+            (
+                "FASTEVENT_SIGNED_JOB_TTL_S",
+                "0",
+                "a number of seconds, at least 1",
+            ),
+            (
+                "FASTEVENT_SIGNED_JOB_TTL_S",
+                "a week",
+                "a number of seconds",
+            ),
         ] {
             let error = config(&[(variable, value)]).err().unwrap().to_string();
             assert!(

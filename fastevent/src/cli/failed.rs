@@ -1,7 +1,7 @@
 //! `failed list|show|retry|forget`: the failed store, through the
 //! installed driver's [`DurableQueue`](crate::driver::durable::DurableQueue).
 
-use super::format::{Table, count, first_line, utc};
+use super::format::{Table, count, escape, escape_bytes, first_line, utc};
 use super::{CliError, CommandResult, print_json};
 use crate::config::durable_queue;
 use crate::driver::durable::{FailedJob, Selection};
@@ -124,11 +124,11 @@ impl FailedCommand {
                     table.row(vec![
                         job.id.to_string(),
                         utc(job.failed_at_ms),
-                        job.queue.clone(),
-                        job.event.clone(),
-                        job.listener.clone(),
+                        escape(&job.queue),
+                        escape(&job.event),
+                        escape(&job.listener),
                         job.attempts.to_string(),
-                        first_line(&job.error, 80),
+                        escape(&first_line(&job.error, 80)),
                     ]);
                 }
                 print!("{}", table.render());
@@ -142,16 +142,7 @@ impl FailedCommand {
                         job: &job,
                     });
                 }
-                println!("id:         {}", job.id);
-                println!("job id:     {}", job.job_id);
-                println!("queue:      {}", job.queue);
-                println!("event:      {}", job.event);
-                println!("listener:   {}", job.listener);
-                println!("attempts:   {}", job.attempts);
-                println!("failed at:  {}", utc(job.failed_at_ms));
-                println!("error:      {}", job.error);
-                println!("envelope ({} bytes):", job.body.len());
-                println!("{}", String::from_utf8_lossy(&job.body));
+                print!("{}", show(&job));
                 Ok(ExitCode::SUCCESS)
             }
             FailedCommand::Retry { target } => {
@@ -186,6 +177,31 @@ impl FailedCommand {
     }
 }
 
+/// What `failed show` prints: every field, and the envelope as text,
+/// escaped (they come from whoever could write to the queue).
+fn show(job: &FailedJob) -> String {
+    // An error of several lines keeps them, indented under its first.
+    let error = job
+        .error
+        .split('\n')
+        .map(escape)
+        .collect::<Vec<_>>()
+        .join("\n            ");
+    format!(
+        "id:         {}\njob id:     {}\nqueue:      {}\nevent:      {}\nlistener:   {}\n\
+         attempts:   {}\nfailed at:  {}\nerror:      {error}\nenvelope ({} bytes):\n{}\n",
+        job.id,
+        escape(&job.job_id),
+        escape(&job.queue),
+        escape(&job.event),
+        escape(&job.listener),
+        job.attempts,
+        utc(job.failed_at_ms),
+        job.body.len(),
+        escape_bytes(&job.body),
+    )
+}
+
 fn unknown(id: i64) -> CliError {
     CliError::new(format!("no failed job has id {id} (see `failed list`)"))
 }
@@ -196,4 +212,30 @@ struct ShownJob<'a> {
     job: &'a FailedJob,
     /// The raw envelope, lossy UTF-8.
     envelope: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_keeps_the_lines_of_an_error_indented_and_escapes_each() {
+        let job = FailedJob {
+            id: 3,
+            job_id: "j".into(),
+            queue: "default".into(),
+            event: "e".into(),
+            listener: "l".into(),
+            attempts: 1,
+            error: "first\nsecond\x1b[2K\r\nthird".into(),
+            failed_at_ms: 0,
+            body: b"{}".to_vec(),
+        };
+        let shown = show(&job);
+        assert!(
+            shown.contains("error:      first\n            second\\x1b[2K\\r\n            third\n"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("envelope (2 bytes):\n{}\n"), "{shown}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Output for people: aligned tables, UTC times, durations. Output for
 //! scripts is JSON, written by each command.
 
+pub(crate) use crate::job::clock::utc;
 use std::time::Duration;
 
 /// A table with a header row, columns padded to their widest cell.
@@ -55,34 +56,6 @@ impl Table {
     }
 }
 
-/// `2024-05-01 12:00:03 UTC` for milliseconds since the Unix epoch.
-pub(super) fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`): no date crate for one column.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `1.5s`, `30s`, `2m`, `1h30m`: how listener options are written.
 pub(super) fn duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -107,6 +80,46 @@ pub(super) fn first_line(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// `text` with every character that acts on a terminal instead of showing
+/// written out, so that it shows what it holds and nothing else: C0 and C1
+/// controls and DEL (`\x1b`, `\r`, `\n`, `\t`, `\u{9b}`), and the
+/// bidirectional marks, overrides and isolates, which reorder what follows
+/// them (`\u{202e}`). Job names, errors and bytes come from whoever could
+/// write to the queue. Backslashes stay as they are, so JSON stays
+/// readable: a `\x1b` written out in the data looks like an escaped ESC,
+/// but neither acts on the terminal.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{80}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `bytes` as [`escape`]d text, each byte that is not UTF-8 as `\xff`.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape(chunk.valid()));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 /// "1 job", "3 jobs".
 pub(super) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -126,19 +139,32 @@ mod tests {
     }
 
     #[test]
-    fn utc_times() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000 + 3_723_000), "2000-02-29 01:02:03 UTC");
-        assert_eq!(utc(1_735_689_599_000), "2024-12-31 23:59:59 UTC");
-    }
-
-    #[test]
     fn durations_read_like_listener_options() {
         assert_eq!(duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(duration(Duration::from_secs(30)), "30s");
         assert_eq!(duration(Duration::from_secs(120)), "2m");
         assert_eq!(duration(Duration::from_secs(7200)), "2h");
         assert_eq!(duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn what_acts_on_a_terminal_is_written_out() {
+        assert_eq!(
+            escape("plain text, ünïcode → ok"),
+            "plain text, ünïcode → ok"
+        );
+        assert_eq!(
+            escape("\x1b[31mred\x07\r\n\t\0\x7f"),
+            r"\x1b[31mred\x07\r\n\t\x00\x7f"
+        );
+        assert_eq!(escape("\u{9b}2J\u{85}"), r"\u{9b}2J\u{85}");
+        assert_eq!(
+            escape("a\u{202e}b\u{2066}c\u{200f}d\u{61c}e\u{2028}f"),
+            r"a\u{202e}b\u{2066}c\u{200f}d\u{61c}e\u{2028}f"
+        );
+        assert_eq!(escape(r#"{"a":"\u001b"}"#), r#"{"a":"\u001b"}"#);
+        assert_eq!(escape_bytes(b"ok\xff\x1b\xc3"), r"ok\xff\x1b\xc3");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `work --tui` shows the same figures, read by the same function
 //! ([`queue_status`]), so a script and the dashboard never disagree.
 
-use super::format::Table;
+use super::format::{Table, escape};
 use super::{CommandResult, print_json};
 use crate::config::durable_queue;
 use crate::driver::durable::{DurableQueue, QueueDepth, QueueError};
@@ -88,7 +88,7 @@ impl StatusArgs {
         let mut table = Table::new(&["QUEUE", "READY", "RUNNING", "DELAYED"]);
         for q in &status.queues {
             table.row(vec![
-                q.queue.clone(),
+                escape(&q.queue),
                 q.ready.to_string(),
                 q.running.to_string(),
                 q.delayed.to_string(),

@@ -4,7 +4,9 @@
 //! every durable driver stores or sends. Its bytes are immutable once
 //! written (they may be signed); a job's attempt count lives in the queue.
 
+pub(crate) mod clock;
 mod signing;
+mod trust;
 
 use crate::context::ContextSnapshot;
 use crate::driver::JobBatch;
@@ -13,8 +15,9 @@ use crate::observe::trace;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+pub use clock::now_ms;
 pub use signing::JobSigner;
 
 /// The envelope format this build writes and reads.
@@ -80,6 +83,14 @@ pub struct JobEnvelope {
     /// dispatcher without a subscriber writes what older workers read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<String>,
+    /// When a signed job stops being valid, in milliseconds since the Unix
+    /// epoch: a worker sends it to the failed store instead of running it
+    /// after that, which bounds how long a copy of it can be replayed. Set
+    /// at dispatch when a signing key is configured
+    /// ([`JobDefaults::signed_job_ttl`] after `created_at_ms`); absent in
+    /// unsigned jobs and in jobs written before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 /// Defaults for what a listener does not set itself: what a driver built in
@@ -97,6 +108,7 @@ pub struct JobEnvelope {
 /// };
 /// assert_eq!(defaults.queue, "default");
 /// assert_eq!(defaults.max_payload_bytes, 256 * 1024);
+/// assert_eq!(defaults.signed_job_ttl, Duration::from_secs(7 * 24 * 3600));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobDefaults {
@@ -110,6 +122,16 @@ pub struct JobDefaults {
     pub queue: &'static str,
     /// The largest envelope accepted at dispatch, in bytes.
     pub max_payload_bytes: usize,
+    /// How long after its dispatch a signed job may still run: its
+    /// envelope's `expires_at_ms`. Keep it well above the longest backoff
+    /// times the attempts, plus any outage the queue should survive.
+    pub signed_job_ttl: Duration,
+}
+
+impl JobDefaults {
+    /// The default of [`Self::signed_job_ttl`]: a week, far above the
+    /// longest default backoff (10 minutes).
+    pub const SIGNED_JOB_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 }
 
 impl Default for JobDefaults {
@@ -120,6 +142,7 @@ impl Default for JobDefaults {
             hard_timeout: None,
             queue: "default",
             max_payload_bytes: 256 * 1024,
+            signed_job_ttl: JobDefaults::SIGNED_JOB_TTL,
         }
     }
 }
@@ -253,6 +276,8 @@ pub enum EncodeError {
 ///     JobEnvelope::decode(br#"{"fastevent_job":2}"#).unwrap_err(),
 ///     DecodeError::UnsupportedFormat(2) // written by a newer build
 /// );
+/// let expired = DecodeError::Expired { expires_at_ms: 1_700_000_000_000 };
+/// assert!(expired.to_string().starts_with("the signed job expired at 2023-11-14 22:13:20 UTC"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -268,6 +293,40 @@ pub enum DecodeError {
     /// The signature does not match the bytes.
     #[error("the job's signature does not match: it was altered or signed with another key")]
     BadSignature,
+    /// The job is larger than the worker accepts: it was not written by a
+    /// dispatcher with the same limit. Refused before it is read.
+    #[error(
+        "the job is {size} bytes, over the limit of {limit} bytes (MAX_PAYLOAD_BYTES); it was not read"
+    )]
+    TooLarge {
+        /// The job's size.
+        size: usize,
+        /// The worker's limit.
+        limit: usize,
+    },
+    /// The job's `expires_at_ms` has passed: a copy kept past its time, or
+    /// one that waited in the queue longer than its dispatcher allowed.
+    #[error(
+        "the signed job expired at {} and is not run (dispatch the event again to run it)",
+        clock::utc(*expires_at_ms)
+    )]
+    Expired {
+        /// Its expiry, in milliseconds since the Unix epoch.
+        expires_at_ms: u64,
+    },
+    /// A copy the queue keeps beside the envelope (a column, a header)
+    /// says something else than the envelope: someone changed one of them.
+    #[error(
+        "the {field} stored beside the job ({stored:?}) differs from its envelope's ({envelope:?}); the job is not trusted"
+    )]
+    Mismatch {
+        /// Which: `job id`, `queue`, `event` or `listener`.
+        field: &'static str,
+        /// The copy beside the envelope (cut when long).
+        stored: String,
+        /// The envelope's value.
+        envelope: String,
+    },
 }
 
 impl JobEnvelope {
@@ -318,25 +377,12 @@ impl JobEnvelope {
     }
 }
 
-/// Milliseconds since the Unix epoch: the clock of the envelopes'
-/// `created_at_ms` and the failed store's `failed_at_ms`.
-///
-/// ```
-/// let now = fastevent::job::now_ms();
-/// assert!(now > 1_700_000_000_000); // after November 2023
-/// ```
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Encodes one job per listener of `batch`. The payload is serialized once;
 /// any failure refuses the whole batch, so a dispatch is all or nothing.
 /// What a durable driver calls in its [`Driver::enqueue`](crate::driver::Driver::enqueue)
 /// (see [`EncodedJob`] for a whole driver); with a `signer`, each job
-/// carries its signature.
+/// carries its signature, and its envelope an expiry
+/// ([`JobDefaults::signed_job_ttl`] after the dispatch).
 ///
 /// ```rust,standalone_crate
 /// use fastevent::driver::{Driver, DriverError, JobBatch};
@@ -447,6 +493,7 @@ pub fn encode_batch(
                 .map(|d| d.as_millis() as u64),
             trace_id: Some(trace_id.clone()),
             parent_span_id: parent_span_id.clone(),
+            expires_at_ms: signer.map(|_| expiry(created_at_ms, defaults.signed_job_ttl)),
         };
         let body = serde_json::to_vec(&envelope).map_err(|source| EncodeError::Payload {
             event: batch.event_name(),
@@ -471,6 +518,12 @@ pub fn encode_batch(
         });
     }
     Ok(jobs)
+}
+
+/// `ttl` after `created_at_ms`, saturating: a huge TTL means "never".
+fn expiry(created_at_ms: u64, ttl: Duration) -> u64 {
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    created_at_ms.saturating_add(ttl_ms)
 }
 
 #[cfg(test)]

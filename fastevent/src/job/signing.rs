@@ -2,6 +2,11 @@
 //! (`FASTEVENT_SIGNING_KEY`), dispatchers sign every job and workers refuse
 //! (dead-letter) jobs that are unsigned or whose bytes were altered: nobody
 //! who can write to the queue but lacks the key gets a listener to run.
+//! The signature covers the whole envelope, so every field a worker acts
+//! on, and the expiry that bounds replays, are covered; what the queue keeps
+//! beside it (attempt count, copies of names) is not, and the worker checks
+//! or ignores it (`JobEnvelope::verify_and_decode`, `check_copies`).
+//! Payloads are not encrypted.
 
 use super::DecodeError;
 use hmac::{Hmac, Mac};

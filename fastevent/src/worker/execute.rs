@@ -1,8 +1,11 @@
 //! Running one claimed job to its end: verify, decode, find the listener by
 //! its registered name, restore the context, run it under its soft timeout,
-//! then settle the job with the queue. A job that cannot run (bad signature,
-//! undecodable, unknown listener, out of attempts) goes to the failed store
-//! with its raw bytes and the reason: never dropped, never retried forever.
+//! then settle the job with the queue. A job that cannot run (too large, bad
+//! signature, undecodable, expired, unknown listener, out of attempts,
+//! copies beside the envelope that disagree with it) goes to the failed
+//! store with its raw bytes and the reason: never dropped, never retried
+//! forever. What the worker acts on comes from the envelope, which the
+//! signature covers, not from the queue's copies.
 //! Each attempt runs in a `job` span and feeds the job metrics (see
 //! [`crate::observe`]).
 
@@ -24,6 +27,8 @@ pub(crate) struct JobContext {
     pub queue: Arc<dyn DurableQueue>,
     pub worker_id: String,
     pub signer: Option<JobSigner>,
+    /// The largest job run, in bytes: the dispatchers' `MAX_PAYLOAD_BYTES`.
+    pub max_job_bytes: usize,
     pub backoff: BackoffDefaults,
     pub reporter: Reporter,
 }
@@ -121,13 +126,16 @@ async fn run_and_settle(
         }
         Err(reason) => reason,
     };
-    let error = format!("attempt {} of {}: {reason}", job.attempt, job.max_attempts);
+    let error = format!(
+        "attempt {} of {}: {reason}",
+        job.attempt, envelope.max_attempts
+    );
     tracing::warn!(
         target: "fastevent",
         event = %job.event, listener = %job.listener, job = %job.job_id,
         attempt = job.attempt, error = %reason, "listener failed"
     );
-    let outcome = if job.attempt < job.max_attempts {
+    let outcome = if job.attempt < envelope.max_attempts {
         keys.attempt_failed(AfterFailure::Retry);
         spans::job_finished(span, JobOutcome::Retried, Some(took), Some(&reason));
         let delay = backoff::delay(backoff, context.backoff, job.attempt);
@@ -146,22 +154,25 @@ struct Prepared {
     backoff: Backoff,
 }
 
-/// Everything that can refuse a job before its listener runs.
+/// Everything that can refuse a job before its listener runs. The checks
+/// of the envelope itself come first, then those of the listener, so the
+/// reason names what is wrong with the job, not with its copies.
 fn prepare(context: &JobContext, job: &ClaimedJob) -> Result<Prepared, String> {
-    if job.attempt > job.max_attempts {
+    let envelope = JobEnvelope::verify_and_decode(
+        &job.body,
+        job.signature.as_deref(),
+        context.signer.as_ref(),
+        context.max_job_bytes,
+    )
+    .map_err(|e| e.to_string())?;
+    if job.attempt > envelope.max_attempts {
         // Claims count attempts, so this job's earlier holders never settled
         // it: their process died, was killed (hard timeout) or hung.
         return Err(format!(
             "its worker died or was killed during each of its {} attempts (lease expired)",
-            job.max_attempts
+            envelope.max_attempts
         ));
     }
-    if let Some(signer) = &context.signer {
-        signer
-            .verify(&job.body, job.signature.as_deref())
-            .map_err(|e| e.to_string())?;
-    }
-    let envelope = JobEnvelope::decode(&job.body).map_err(|e| e.to_string())?;
     let listener = registry()
         .listener(&envelope.event, &envelope.listener)
         .ok_or_else(|| {
@@ -178,6 +189,9 @@ fn prepare(context: &JobContext, job: &ClaimedJob) -> Result<Prepared, String> {
                 envelope.event
             )
         })?;
+    envelope
+        .check_copies(&job.job_id, &job.queue, &job.event, &job.listener)
+        .map_err(|e| e.to_string())?;
     Ok(Prepared {
         backoff: listener.options.backoff,
         envelope,

@@ -14,7 +14,7 @@ pub use options::WorkerOptions;
 
 use crate::config::{self, ConfigError};
 use crate::driver::durable::{ClaimToken, ClaimedJob, DurableQueue, Settled};
-use crate::job::JobSigner;
+use crate::job::{JobDefaults, JobSigner};
 use execute::JobContext;
 use report::{Reporter, WorkerMessage};
 use std::collections::HashMap;
@@ -154,9 +154,11 @@ pub struct Worker {
 
 impl Worker {
     /// A worker on `queue`, which checks signatures with `signer` (pass the
-    /// dispatchers' key, or `None` to run unsigned jobs). See
-    /// [`SqliteDriver`](crate::driver::sqlite::SqliteDriver) for an example;
-    /// [`Worker::from_config`] takes both from the installed configuration.
+    /// dispatchers' key, or `None` to run unsigned jobs), and refuses jobs
+    /// over the default `MAX_PAYLOAD_BYTES` (see [`Worker::max_job_bytes`]).
+    /// See [`SqliteDriver`](crate::driver::sqlite::SqliteDriver) for an
+    /// example; [`Worker::from_config`] takes all three from the installed
+    /// configuration.
     pub fn new(
         queue: Arc<dyn DurableQueue>,
         options: WorkerOptions,
@@ -172,6 +174,7 @@ impl Worker {
                 queue,
                 worker_id,
                 signer,
+                max_job_bytes: JobDefaults::default().max_payload_bytes,
                 backoff: options.backoff,
                 reporter: Reporter::silent(),
             }),
@@ -179,11 +182,37 @@ impl Worker {
         }
     }
 
-    /// A worker on the installed driver's queue, with its signing key.
+    /// A worker on the installed driver's queue, with its signing key and
+    /// its `MAX_PAYLOAD_BYTES`.
     pub fn from_config(options: WorkerOptions) -> Result<Self, ConfigError> {
         let queue = config::durable_queue()?;
-        let signer = config::installed()?.signer.clone();
-        Ok(Self::new(queue, options, signer))
+        let installed = config::installed()?;
+        Ok(Self::new(queue, options, installed.signer.clone())
+            .max_job_bytes(installed.job_defaults.max_payload_bytes))
+    }
+
+    /// Refuses (sends to the failed store, unread) jobs larger than
+    /// `bytes`: set the limit the dispatchers have, so that a job written
+    /// to the queue by anything else cannot make a worker read more.
+    ///
+    /// ```
+    /// use fastevent::worker::{Worker, WorkerOptions};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("fastevent-doc-max-bytes-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # fastevent::Config::new().queue_driver(fastevent::QueueDriver::Sqlite)
+    /// #     .sqlite_path(dir.join("queue.db")).install()?;
+    /// let queue = fastevent::durable_queue()?;
+    /// let worker = Worker::new(queue, WorkerOptions::default(), None).max_job_bytes(1 << 20);
+    /// # let _ = worker;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_job_bytes(mut self, bytes: usize) -> Self {
+        Arc::get_mut(&mut self.context)
+            .expect("not shared before run")
+            .max_job_bytes = bytes;
+        self
     }
 
     /// Reports to a supervisor through standard output (see [`report`]),

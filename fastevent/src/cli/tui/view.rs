@@ -16,7 +16,7 @@
 //! ```
 
 use super::app::{App, FAILED_SHOWN, Rates};
-use crate::cli::format::{first_line, utc};
+use crate::cli::format::{escape, first_line, utc};
 use crate::supervisor::{LineSource, Phase, SupervisorState, WorkerSnapshot, WorkerState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -111,7 +111,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(format!(
             "   {workers}   pool min {min} · max {max}{pending}   capacity {} jobs   queues {}",
             active * state.concurrency,
-            state.queues.join(","),
+            escape(&state.queues.join(",")),
         )),
     ]);
     frame.render_widget(
@@ -234,10 +234,11 @@ fn worker_state(state: &WorkerState) -> (String, Style) {
     match state {
         WorkerState::Starting => ("starting".into(), WARN),
         WorkerState::Ready => ("ready".into(), GOOD),
-        WorkerState::Stopping(reason) => (format!("stopping: {reason}"), WARN),
-        WorkerState::Terminating(why) => (format!("terminating: {why}"), WARN),
-        WorkerState::Killed(why) => (format!("killed: {why}"), BAD),
-        WorkerState::Exited(how) => (format!("exited: {how}"), DIM),
+        // A stopping worker's reason is its own report: escaped with the rest.
+        WorkerState::Stopping(reason) => (format!("stopping: {}", escape(reason)), WARN),
+        WorkerState::Terminating(why) => (format!("terminating: {}", escape(why)), WARN),
+        WorkerState::Killed(why) => (format!("killed: {}", escape(why)), BAD),
+        WorkerState::Exited(how) => (format!("exited: {}", escape(how)), DIM),
     }
 }
 
@@ -279,8 +280,8 @@ fn jobs_pane(frame: &mut Frame, area: Rect, app: &App) {
         .map(|(worker, job)| {
             Row::new(vec![
                 worker.to_string(),
-                short_id(&job.job_id),
-                format!("{} → {}", job.event, job.listener),
+                escape(&short_id(&job.job_id)),
+                format!("{} → {}", escape(&job.event), escape(&job.listener)),
                 job.attempt.to_string(),
                 age(job.running_for),
             ])
@@ -325,7 +326,7 @@ fn queues_pane(frame: &mut Frame, area: Rect, app: &App) {
     let Some(status) = &app.status else {
         let text = app.status_error.as_deref().map_or_else(
             || Line::styled("reading…", DIM),
-            |error| Line::styled(format!("cannot read: {error}"), BAD),
+            |error| Line::styled(format!("cannot read: {}", escape(error)), BAD),
         );
         return frame.render_widget(Paragraph::new(text).block(block), area);
     };
@@ -334,7 +335,7 @@ fn queues_pane(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|q| {
             Row::new(vec![
-                Span::raw(q.queue.clone()),
+                Span::raw(escape(&q.queue)),
                 Span::styled(q.ready.to_string(), if q.ready > 0 { WARN } else { DIM }),
                 Span::raw(q.running.to_string()),
                 Span::raw(q.delayed.to_string()),
@@ -343,7 +344,7 @@ fn queues_pane(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     let block = match &app.status_error {
         // The last good reading stays, marked as old.
-        Some(error) => block.title_bottom(Line::styled(format!(" stale: {error} "), BAD)),
+        Some(error) => block.title_bottom(Line::styled(format!(" stale: {} ", escape(error)), BAD)),
         None => block,
     };
     let table = Table::new(
@@ -376,7 +377,10 @@ fn failed_pane(frame: &mut Frame, area: Rect, app: &App) {
     };
     let mut block = Block::bordered().title(title);
     if let Some(error) = &app.failed_error {
-        block = block.title_bottom(Line::styled(format!(" cannot read: {error} "), BAD));
+        block = block.title_bottom(Line::styled(
+            format!(" cannot read: {} ", escape(error)),
+            BAD,
+        ));
     }
     let id_width = app
         .failed_jobs
@@ -398,10 +402,14 @@ fn failed_pane(frame: &mut Frame, area: Rect, app: &App) {
                         .unwrap_or_default()
                         .to_string(),
                 ),
-                Span::raw(job.queue.clone()),
-                Span::raw(format!("{} → {}", job.event, job.listener)),
+                Span::raw(escape(&job.queue)),
+                Span::raw(format!(
+                    "{} → {}",
+                    escape(&job.event),
+                    escape(&job.listener)
+                )),
                 Span::raw(job.attempts.to_string()),
-                Span::styled(first_line(&job.error, 200), BAD),
+                Span::styled(escape(&first_line(&job.error, 200)), BAD),
             ])
         })
         .collect();
@@ -446,7 +454,8 @@ fn log_pane(frame: &mut Frame, area: Rect, app: &App) {
                 LineSource::Warning | LineSource::Stderr => WARN,
                 LineSource::Worker(_) => DIM,
             };
-            Line::styled(line.to_string(), style)
+            // Listeners print what they like: shown, never obeyed.
+            Line::styled(escape(&line.to_string()), style)
         })
         .collect();
     frame.render_widget(
@@ -460,7 +469,7 @@ fn log_pane(frame: &mut Frame, area: Rect, app: &App) {
 fn footer(frame: &mut Frame, area: Rect, app: &App) {
     let notice = match &app.notice {
         Some(notice) => Line::styled(
-            format!(" {}", notice.text),
+            format!(" {}", escape(&notice.text)),
             if notice.error { BAD } else { GOOD },
         ),
         None => Line::styled(
@@ -816,6 +825,65 @@ mod tests {
         row_with(&screen, &["fastevent work"]);
         row_with(&screen, &["q quit"]);
         render(&busy_app(), 20, 5);
+    }
+
+    /// Escape sequences, a carriage return, a C1 control, DEL and a
+    /// right-to-left override: what a job's names, errors and a listener's
+    /// output may hold.
+    const HOSTILE: &str = "a\x1b[2Jb\rc\u{9b}d\u{7f}e\u{202e}f";
+    const ESCAPED: &str = r"a\x1b[2Jb\rc\u{9b}d\x7fe\u{202e}f";
+
+    fn hostile_app() -> App {
+        let mut app = App::new();
+        let mut state = state(1, 4);
+        let mut running = worker(1, WorkerState::Stopping(HOSTILE.into()), 100);
+        let mut job = job(HOSTILE, HOSTILE, 1, 3);
+        job.event = HOSTILE.into();
+        running.jobs = vec![job];
+        state.workers = vec![running];
+        state.queues = vec![HOSTILE.into()];
+        app.on_snapshot(state, Instant::now());
+        let queue = QueueDepth {
+            queue: HOSTILE.into(),
+            ..QueueDepth::default()
+        };
+        let status = Status {
+            queues: vec![queue],
+            failed: 1,
+        };
+        app.on_status(Ok(status), Instant::now());
+        let mut failed = failed_job(7);
+        (failed.queue, failed.event, failed.listener, failed.error) = (
+            HOSTILE.into(),
+            HOSTILE.into(),
+            HOSTILE.into(),
+            HOSTILE.into(),
+        );
+        app.on_failed_jobs(Ok(vec![failed]));
+        app.on_log(AccountLine {
+            source: LineSource::Worker(1),
+            text: HOSTILE.into(),
+        });
+        app
+    }
+
+    #[test]
+    fn untrusted_text_is_shown_escaped_never_raw() {
+        let screen = render(&hostile_app(), 400, 60);
+        let raw: Vec<char> = screen
+            .iter()
+            .flat_map(|row| row.chars())
+            .filter(|c| {
+                c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} on\n{}", screen.join("\n"));
+        row_with(&screen, &[&format!("stopping: {ESCAPED}")]);
+        row_with(&screen, &[&format!("{ESCAPED} → {ESCAPED}")]); // running, failed
+        row_with(&screen, &[&format!("[worker 1] {ESCAPED}")]);
+        row_with(&screen, &[&format!("queues {ESCAPED}")]);
+        let queue_rows = screen.iter().filter(|r| r.contains(ESCAPED)).count();
+        assert!(queue_rows >= 5, "{}", screen.join("\n"));
     }
 
     #[test]
