@@ -82,6 +82,7 @@ pub(super) struct Member {
     /// output has also ended.
     pub exit: Option<(ExitStatus, Instant)>,
     pub output_closed: bool,
+    pub reports_closed: bool,
 }
 
 /// What a report changed, for the account.
@@ -109,6 +110,7 @@ impl Member {
             stop_reason: None,
             exit: None,
             output_closed: false,
+            reports_closed: false,
         }
     }
 

@@ -182,7 +182,7 @@ impl Worker {
         Ok(Self::new(queue, options, signer))
     }
 
-    /// Reports to a supervisor through standard output (see [`report`]),
+    /// Reports to a supervisor on the channel it passed (see [`report`]),
     /// when this process was started by one; otherwise changes nothing. For
     /// a `--worker` entry point of your own, as a
     /// [`Supervisor`](crate::supervisor::Supervisor) starts it.
@@ -221,7 +221,7 @@ impl Worker {
         let Worker { options, context } = self;
         // The application installs its recorder before starting workers.
         crate::observe::describe_metrics();
-        let reporter = context.reporter;
+        let reporter = context.reporter.clone();
         reporter.send(&WorkerMessage::Ready {
             worker: context.worker_id.clone(),
             pid: std::process::id(),
