@@ -5,7 +5,8 @@
 //!
 //! A message is one line of JSON. Heartbeats prove the worker is alive; job
 //! start messages carry the hard deadline the supervisor enforces by killing
-//! the process.
+//! the process, and the deadline stops counting when the listener returns,
+//! whatever the settling of the job then waits for.
 //!
 //! The supervisor reads the channel with a [`ReportDecoder`], which takes
 //! any bytes: frames are bounded, and a bad one is reported and skipped.
@@ -53,7 +54,8 @@ pub enum WorkerMessage {
         /// Its process id.
         pid: u32,
     },
-    /// The worker's loop is alive; sent every heartbeat interval.
+    /// The worker is alive; sent every heartbeat interval by a task that
+    /// never waits on the queue.
     Heartbeat {
         /// Jobs running now.
         running: usize,
@@ -74,11 +76,18 @@ pub enum WorkerMessage {
         listener: String,
         /// This attempt's number.
         attempt: u32,
-        /// When the supervisor must kill this worker if the job still runs,
-        /// in milliseconds since the Unix epoch.
+        /// When the supervisor must kill this worker if the listener still
+        /// runs, in milliseconds since the Unix epoch.
         hard_deadline_ms: Option<u64>,
     },
-    /// A job finished.
+    /// A job's listener returned (or failed, or timed out); the job is
+    /// being settled, which may wait on the queue. Its hard deadline no
+    /// longer applies.
+    ListenerFinished {
+        /// The envelope's id.
+        job_id: String,
+    },
+    /// A job finished: settled with the queue.
     JobFinished {
         /// The envelope's id.
         job_id: String,
@@ -116,6 +125,7 @@ impl WorkerMessage {
                 listener,
                 ..
             } => [job_id, event, listener].into_iter().for_each(clip),
+            WorkerMessage::ListenerFinished { job_id } => clip(job_id),
             WorkerMessage::JobFinished {
                 job_id,
                 outcome,
