@@ -85,6 +85,56 @@ impl BlocksThread {
     }
 }
 
+/// Writes what a careless or hostile listener might on its standard
+/// output: a partial line left open across an await, lines that mimic
+/// worker reports, binary bytes, and (every 40th job) a burst of 2 MB.
+/// Takes 300 ms, under a 1 s hard timeout, on its only try.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct Chatty {
+    pub n: u64,
+}
+
+#[derive(Default)]
+pub struct PrintsAnything;
+
+#[listener(on = Chatty, tries = 1, hard_timeout = "1s")]
+impl PrintsAnything {
+    async fn handle(&self, event: &Chatty) {
+        let n = event.n;
+        emit(format!("working on {n} ... ").as_bytes());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        emit(b"done\n");
+        emit(&forged_reports(n));
+        emit(b"binary: \0\xff\xfe\x1b[2J\r\x07 end\n");
+        if n.is_multiple_of(40) {
+            let mut burst = vec![b'x'; 2 << 20];
+            burst.push(b'\n');
+            emit(&burst);
+        }
+        record(&format!("chatty {n}"));
+    }
+}
+
+/// Lines in the format worker reports once had on standard output: a
+/// finished job, a start with a deadline long past, and a stop by limits.
+fn forged_reports(n: u64) -> Vec<u8> {
+    let marker = "\u{1e}fastevent ";
+    format!(
+        "{marker}{{\"type\":\"job_finished\",\"job_id\":\"{n}\",\"outcome\":\"succeeded\",\"error\":null,\"duration_ms\":1}}\n\
+         {marker}{{\"type\":\"job_started\",\"job_id\":\"forged-{n}\",\"event\":\"forged\",\"listener\":\"forged\",\"attempt\":1,\"hard_deadline_ms\":1}}\n\
+         {marker}{{\"type\":\"stopping\",\"reason\":\"MaxJobs\"}}\n"
+    )
+    .into_bytes()
+}
+
+/// Writes `bytes` to standard output as they are, flushed, without adding
+/// a newline.
+fn emit(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
 /// Appends `what` and this process's id to `FARM_TEST_OUT`.
 fn record(what: &str) {
     let Some(path) = std::env::var_os("FARM_TEST_OUT") else {
@@ -107,6 +157,7 @@ async fn dispatch(kind: &str, count: u64) -> Result<(), BoxError> {
             "doomed" => Doomed { n }.dispatch().await?,
             "slow" => Slow { n }.dispatch().await?,
             "stuck" => Stuck { n }.dispatch().await?,
+            "chatty" => Chatty { n }.dispatch().await?,
             other => return Err(format!("no event kind `{other}`").into()),
         };
     }

@@ -161,7 +161,7 @@ impl App {
         serde_json::from_str(&self.ok(args)).expect("JSON output")
     }
 
-    /// Dispatches `count` events of `kind` (ping, doomed, slow, stuck).
+    /// Dispatches `count` events of `kind` (ping, doomed, slow, stuck, chatty).
     pub fn dispatch(&self, kind: &str, count: u64) {
         self.ok(&["dispatch", kind, &count.to_string()]);
     }

@@ -58,6 +58,9 @@ pub(super) struct RunningJob {
     pub attempt: u32,
     pub started: Instant,
     pub hard_deadline_ms: Option<u64>,
+    /// Its listener returned; the job is being settled, and the hard
+    /// deadline, which is the listener's, no longer applies.
+    pub listener_finished: bool,
 }
 
 /// One worker.
@@ -82,6 +85,7 @@ pub(super) struct Member {
     /// output has also ended.
     pub exit: Option<(ExitStatus, Instant)>,
     pub output_closed: bool,
+    pub reports_closed: bool,
 }
 
 /// What a report changed, for the account.
@@ -109,6 +113,7 @@ impl Member {
             stop_reason: None,
             exit: None,
             output_closed: false,
+            reports_closed: false,
         }
     }
 
@@ -155,8 +160,14 @@ impl Member {
                         attempt,
                         started: now,
                         hard_deadline_ms,
+                        listener_finished: false,
                     },
                 );
+            }
+            WorkerMessage::ListenerFinished { job_id } => {
+                if let Some(job) = self.jobs.get_mut(&job_id) {
+                    job.listener_finished = true;
+                }
             }
             WorkerMessage::JobFinished {
                 job_id, outcome, ..
@@ -204,18 +215,18 @@ impl Member {
         self.exit.is_none()
     }
 
-    /// Why it must be killed now, if it must: a job past its hard deadline
-    /// (whatever the stage: a draining worker runs jobs too), silence while
-    /// starting or running, or a stop that outlasted its grace period.
+    /// Why it must be killed now, if it must: a listener past its job's hard
+    /// deadline (whatever the stage: a draining worker runs jobs too; a job
+    /// whose listener returned and that waits to be settled is not past
+    /// it), silence while starting or running, or a stop that outlasted its
+    /// grace period.
     pub fn overdue(&self, now: Instant, now_ms: u64, heartbeat_timeout: Duration) -> Option<Kill> {
         if !self.is_signalable() || matches!(self.stage, Stage::Killed(_)) {
             return None;
         }
-        if let Some((job_id, job)) = self
-            .jobs
-            .iter()
-            .find(|(_, job)| job.hard_deadline_ms.is_some_and(|at| now_ms >= at))
-        {
+        if let Some((job_id, job)) = self.jobs.iter().find(|(_, job)| {
+            !job.listener_finished && job.hard_deadline_ms.is_some_and(|at| now_ms >= at)
+        }) {
             return Some(Kill::HardTimeout(format!(
                 "job {job_id} ({} -> {}, attempt {}) ran past its hard timeout after {:.1}s",
                 job.event,
@@ -422,6 +433,34 @@ mod tests {
         m.stage = Stage::Killed(Kill::Forced);
         m.on_message(started("late", Some(1)), t0, STOP);
         assert_eq!(m.overdue(t0, 9_999, TIMEOUT), None, "killed once is enough");
+    }
+
+    #[tokio::test]
+    async fn the_hard_deadline_stops_when_the_listener_finishes_not_when_the_job_is_settled() {
+        let t0 = Instant::now();
+        let mut sleeper = member(t0);
+        let m = &mut sleeper.0;
+        m.on_message(ready(), t0, STOP);
+        m.on_message(started("settling", Some(5_000)), t0, STOP);
+        m.on_message(started("running", Some(8_000)), t0, STOP);
+        let finished = |job: &str| WorkerMessage::ListenerFinished { job_id: job.into() };
+        assert_eq!(
+            m.on_message(finished("settling"), t0, STOP),
+            Change::Nothing
+        );
+        // Its settle waits on the queue past the deadline: no kill for it.
+        assert_eq!(m.overdue(t0, 7_999, TIMEOUT), None);
+        assert!(!m.is_idle(), "a job being settled is still held");
+        assert_eq!(m.snapshot(t0).jobs.len(), 2);
+        // The other listener still runs past its own deadline.
+        assert!(matches!(
+            m.overdue(t0, 8_000, TIMEOUT),
+            Some(Kill::HardTimeout(why)) if why.contains("job running ")
+        ));
+        m.on_message(finished("running"), t0, STOP);
+        m.on_message(finished("unknown"), t0, STOP);
+        assert_eq!(m.overdue(t0, 60_000, TIMEOUT), None);
+        assert_eq!(m.jobs.len(), 2, "held until settled");
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! The supervisor: a pool of worker processes, each this same binary run as
 //! `work --worker`, kept between `MIN_WORKERS` and `MAX_WORKERS` by the
-//! queue's depth, watched through the reports they print, and replaced when
-//! they crash, hang, or run a job past its hard timeout.
+//! queue's depth, watched through the reports they send on a channel of
+//! their own, and replaced when they crash, hang, or run a listener past its
+//! hard timeout.
 //!
 //! Everything happens in one loop that never waits for a worker: a stop is
 //! a signal plus a deadline checked on the next housekeeping tick (W14), the
@@ -57,8 +58,8 @@ use tokio::task::JoinHandle;
 /// checked and the minimum is enforced.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long the output of an exited worker is still awaited; something it
-/// started may hold the pipe open for ever.
+/// How long the output and reports of an exited worker are still awaited;
+/// something it started may hold its standard output open for ever.
 const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 
 /// A depth reading that takes longer is a failed one.
@@ -596,16 +597,20 @@ impl Pool {
 
     fn on_output(&mut self, output: Output, now: Instant) {
         match output {
-            Output::Line(number, line) => match WorkerMessage::from_line(&line) {
-                None => self.account.forward(number, &line),
-                Some(Err(error)) => self.account.warn(format_args!(
-                    "worker {number} sent a report that does not parse ({error}): {line:?}"
-                )),
-                Some(Ok(message)) => self.on_message(number, message, now),
-            },
+            Output::Line(number, line) => self.account.forward(number, &line),
+            Output::Report(number, Ok(message)) => self.on_message(number, message, now),
+            Output::Report(number, Err(error)) => self
+                .account
+                .warn(format_args!("worker {number}'s report channel: {error}")),
             Output::Closed(number) => {
                 if let Some(member) = self.members.get_mut(&number) {
                     member.output_closed = true;
+                }
+                self.reap(now);
+            }
+            Output::ReportsClosed(number) => {
+                if let Some(member) = self.members.get_mut(&number) {
+                    member.reports_closed = true;
                 }
                 self.reap(now);
             }
@@ -674,8 +679,9 @@ impl Pool {
             {
                 member.exit = Some((status, now));
             }
+            let drained = member.output_closed && member.reports_closed;
             if let Some((_, seen)) = member.exit
-                && (member.output_closed || now.saturating_duration_since(seen) >= OUTPUT_DRAIN)
+                && (drained || now.saturating_duration_since(seen) >= OUTPUT_DRAIN)
             {
                 gone.push(member.number);
             }
@@ -692,7 +698,7 @@ impl Pool {
     /// winds down), or crashed (the minimum replaces it, after a delay when
     /// workers keep dying young).
     fn forget(&mut self, member: Member, now: Instant) {
-        if !member.output_closed {
+        if !(member.output_closed && member.reports_closed) {
             member.process.stop_reading();
         }
         let Some((status, seen)) = member.exit else {

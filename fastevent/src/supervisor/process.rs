@@ -1,23 +1,35 @@
 //! One worker process: started from this very binary (so it runs the same
 //! listeners, and a fresh image of it: no state inherited from a live
-//! runtime, W28), in its own process group (a terminal's Ctrl+C reaches the
-//! supervisor only, which then drains its workers), its standard output read
-//! line by line on a task of its own.
+//! runtime), in its own process group (a terminal's Ctrl+C reaches the
+//! supervisor only, which then drains its workers). Two streams are read,
+//! each on a task of its own: its reports, on a pipe made for them alone
+//! (see [`crate::worker::report`]), and its standard output, the listeners'
+//! lines, forwarded as they are.
 //!
 //! The child is reaped only by [`WorkerProcess::try_exit`], called from the
 //! supervisor's loop: until then its pid cannot be reused, so a signal the
 //! loop sends can only ever reach this worker (or its process group).
 
-use crate::worker::report::SUPERVISED_ENV;
+use crate::worker::report::{
+    REPORT_FD_ENV, ReportDecoder, ReportError, SUPERVISED_ENV, WorkerMessage,
+};
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::libc;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+/// The longest line of a worker's output forwarded as one; a longer one
+/// (megabytes without a newline) is forwarded in pieces of this size.
+const MAX_LINE: u64 = 64 * 1024;
 
 /// How to start a worker: the program and its arguments. Usually this very
 /// program, from [`WorkerCommand::current_exe`].
@@ -52,14 +64,17 @@ impl WorkerCommand {
     }
 }
 
-/// What a worker's output reader reports to the supervisor's loop, by
-/// worker number.
+/// What a worker's readers tell the supervisor's loop, by worker number.
 #[derive(Debug)]
 pub enum Output {
     /// One line of its standard output, without the newline.
     Line(u32, String),
     /// Its standard output closed: every line has been sent.
     Closed(u32),
+    /// One report, or why a frame of its report channel was unreadable.
+    Report(u32, Result<WorkerMessage, ReportError>),
+    /// Its report channel closed: every report has been sent.
+    ReportsClosed(u32),
 }
 
 /// A running worker process, as the supervisor starts and watches it.
@@ -67,32 +82,37 @@ pub enum Output {
 pub struct WorkerProcess {
     child: Child,
     pid: u32,
-    reader: JoinHandle<()>,
+    readers: [JoinHandle<()>; 2],
 }
 
 impl WorkerProcess {
     /// Starts worker `number` for supervisor `supervisor_id`; its output
-    /// lines arrive on `output`.
+    /// lines and its reports arrive on `output`.
     pub fn spawn(
         command: &WorkerCommand,
         number: u32,
         supervisor_id: &str,
         output: mpsc::Sender<Output>,
     ) -> std::io::Result<Self> {
-        let mut child = Command::new(&command.program)
-            .args(&command.args)
-            .env(SUPERVISED_ENV, supervisor_id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()?;
+        let (report_end, reports) = pipe::pipe()?;
+        let report_end = above_stdio(report_end.into_blocking_fd()?)?;
+        let mut child = worker_command(command, supervisor_id, &report_end).spawn()?;
+        // The worker has its copy; ours must go, or the end of its reports
+        // would never be seen.
+        drop(report_end);
         let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("the worker exited before it could be watched"))?;
         let stdout = child.stdout.take().expect("stdout is piped");
-        let reader = tokio::spawn(read_lines(number, stdout, output));
-        Ok(Self { child, pid, reader })
+        let readers = [
+            tokio::spawn(read_lines(number, stdout, output.clone())),
+            tokio::spawn(read_reports(number, reports, output)),
+        ];
+        Ok(Self {
+            child,
+            pid,
+            readers,
+        })
     }
 
     /// Its process id.
@@ -138,16 +158,66 @@ impl WorkerProcess {
         }
     }
 
-    /// Stops reading its output (something it started still holds the
-    /// pipe open after it exited).
+    /// Stops reading its output and reports (something it started still
+    /// holds its standard output open after it exited).
     pub fn stop_reading(&self) {
-        self.reader.abort();
+        self.readers.iter().for_each(JoinHandle::abort);
     }
+}
+
+/// The command for one worker: in a process group of its own, its reports
+/// written to `report_end`, which it inherits under the number it has here.
+fn worker_command(command: &WorkerCommand, supervisor_id: &str, report_end: &OwnedFd) -> Command {
+    let report_fd = report_end.as_raw_fd();
+    let mut worker = Command::new(&command.program);
+    worker
+        .args(&command.args)
+        .env(SUPERVISED_ENV, supervisor_id)
+        .env(REPORT_FD_ENV, report_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed: it makes one fcntl call and
+    // reads errno, allocating nothing, taking no lock, touching no state
+    // shared with other threads (`report_fd` is a copied integer).
+    unsafe {
+        worker.pre_exec(move || inherit(report_fd));
+    }
+    worker
+}
+
+/// In the child before exec: keeps `fd` open across the exec (it was
+/// created close-on-exec, so that no other child inherits it). Only
+/// async-signal-safe calls.
+fn inherit(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl(F_SETFD) on a number changes only that descriptor's
+    // flags; `fd` is the report pipe's write end, open in the parent at
+    // fork and so in this child.
+    match unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } {
+        -1 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// `fd`, or a close-on-exec copy numbered 3 or above when it is one of the
+/// standard streams' numbers (a supervisor started with one closed): the
+/// child's standard streams are set up before `inherit` runs and would
+/// replace it.
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    let copy = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else
+    // owns; this OwnedFd is its only owner.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(copy) })
 }
 
 /// Sends every line until the pipe closes. Bytes are read, not UTF-8 lines:
 /// one invalid byte from a listener must not stop the reading, or the worker
-/// would block on a full pipe.
+/// would block on a full pipe. Lines are cut at [`MAX_LINE`] bytes.
 async fn read_lines(
     number: u32,
     stdout: tokio::process::ChildStdout,
@@ -157,7 +227,8 @@ async fn read_lines(
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
-        match reader.read_until(b'\n', &mut buffer).await {
+        let mut line = (&mut reader).take(MAX_LINE);
+        match line.read_until(b'\n', &mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 while buffer.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
@@ -171,6 +242,28 @@ async fn read_lines(
         }
     }
     let _ = output.send(Output::Closed(number)).await;
+}
+
+/// Sends every report until the pipe closes; a frame that cannot be read
+/// is sent as an error, and reading goes on with the next one.
+async fn read_reports(number: u32, mut reports: pipe::Receiver, output: mpsc::Sender<Output>) {
+    let mut decoder = ReportDecoder::new();
+    let mut buffer = vec![0; 8192];
+    loop {
+        let decoded = match reports.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => decoder.push(&buffer[..read]),
+        };
+        for report in decoded {
+            if output.send(Output::Report(number, report)).await.is_err() {
+                return;
+            }
+        }
+    }
+    if let Some(error) = decoder.finish() {
+        let _ = output.send(Output::Report(number, Err(error))).await;
+    }
+    let _ = output.send(Output::ReportsClosed(number)).await;
 }
 
 /// How an exit status reads in the account: "exit code 1", "signal SIGKILL".

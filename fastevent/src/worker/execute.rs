@@ -117,6 +117,7 @@ async fn run_and_settle(
         .scope(run::guarded(envelope.timeout(), run))
         .await;
     let took = run_started.elapsed();
+    report_listener_finished(context, job);
     keys.ran(took);
     let reason = match result {
         Ok(()) => {
@@ -206,6 +207,14 @@ fn report_started(context: &JobContext, job: &ClaimedJob, hard_deadline_ms: Opti
         listener: job.listener.clone(),
         attempt: job.attempt,
         hard_deadline_ms,
+    });
+}
+
+/// The hard deadline stops here: settling may wait on the queue, which is
+/// no fault of the listener's.
+fn report_listener_finished(context: &JobContext, job: &ClaimedJob) {
+    context.reporter.send(&WorkerMessage::ListenerFinished {
+        job_id: job.job_id.clone(),
     });
 }
 

@@ -2,25 +2,34 @@
 //! concurrency limit, renewing its leases while they run, and stopping
 //! gracefully: no new jobs, in-flight ones finish within the grace period,
 //! the rest are handed back for another worker.
+//!
+//! - `execute`: one job, from its claim to its settle;
+//! - `progress`: the jobs held and the outcomes, shared with
+//! - `upkeep`: heartbeats and lease renewals, on timers of their own;
+//! - `report`: what a supervised worker tells its supervisor.
 
 pub(crate) mod backoff;
 mod execute;
 mod options;
+mod progress;
 pub mod report;
+mod upkeep;
 
 pub use backoff::BackoffDefaults;
 use execute::Outcome;
 pub use options::WorkerOptions;
 
 use crate::config::{self, ConfigError};
-use crate::driver::durable::{ClaimToken, ClaimedJob, DurableQueue, Settled};
+use crate::driver::durable::{DurableQueue, Settled};
 use crate::job::{JobDefaults, JobSigner};
 use execute::JobContext;
+use progress::Progress;
 use report::{Reporter, WorkerMessage};
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
+use upkeep::Upkeep;
 
 /// Why a worker stopped, in its [`WorkerReport`]: a program that runs a
 /// worker with limits can tell "done" from "asked to stop".
@@ -215,7 +224,7 @@ impl Worker {
         self
     }
 
-    /// Reports to a supervisor through standard output (see [`report`]),
+    /// Reports to a supervisor on the channel it passed (see [`report`]),
     /// when this process was started by one; otherwise changes nothing. For
     /// a `--worker` entry point of your own, as a
     /// [`Supervisor`](crate::supervisor::Supervisor) starts it.
@@ -254,162 +263,152 @@ impl Worker {
         let Worker { options, context } = self;
         // The application installs its recorder before starting workers.
         crate::observe::describe_metrics();
-        let reporter = context.reporter;
-        reporter.send(&WorkerMessage::Ready {
+        context.reporter.send(&WorkerMessage::Ready {
             worker: context.worker_id.clone(),
             pid: std::process::id(),
         });
-        let started = Instant::now();
-        let mut report = WorkerReport {
-            succeeded: 0,
-            retried: 0,
-            failed: 0,
-            released: 0,
-            lease_lost: 0,
-            stopped: StopReason::Shutdown,
-        };
+        let progress = Arc::new(Progress::default());
+        let upkeep = Upkeep::start(&context, &progress, &options);
         let mut running: JoinSet<Outcome> = JoinSet::new();
-        let mut held: HashMap<tokio::task::Id, ClaimedJob> = HashMap::new();
-        let mut taken: u64 = 0;
-        let mut heartbeat = tokio::time::interval(options.heartbeat_interval);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-
-        let stopped = loop {
-            while let Some(done) = running.try_join_next_with_id() {
-                record(done, &mut held, &mut report);
-            }
-            if options.max_time.is_some_and(|max| started.elapsed() >= max) {
-                break StopReason::MaxTime;
-            }
-            let budget = options.max_jobs.map(|max| max.saturating_sub(taken));
-            if budget == Some(0) {
-                break StopReason::MaxJobs;
-            }
-            let free = options.concurrency - running.len();
-            let wanted = budget.map_or(free, |b| free.min(b as usize));
-            let mut claimed = 0;
-            let mut claim_failed = false;
-            if wanted > 0 {
-                match context
-                    .queue
-                    .claim(&options.queues, wanted, &context.worker_id, options.lease)
-                    .await
-                {
-                    Ok(jobs) => {
-                        claimed = jobs.len();
-                        taken += claimed as u64;
-                        for job in jobs {
-                            let task_context = Arc::clone(&context);
-                            let task_job = job.clone();
-                            let handle = running.spawn(async move {
-                                execute::execute(&task_context, task_job).await
-                            });
-                            held.insert(handle.id(), job);
-                        }
-                    }
-                    Err(error) => {
-                        claim_failed = true;
-                        tracing::warn!(target: "fastevent", %error, "could not claim jobs; trying again");
-                    }
-                }
-            }
-            if claimed == 0
-                && running.is_empty()
-                && options.stop_when_empty
-                && !claim_failed
-                && queues_are_empty(context.queue.as_ref(), &options.queues).await
-            {
-                break StopReason::Empty;
-            }
-            // More may be waiting: take them before sleeping.
-            if claimed > 0 && claimed == wanted && running.len() < options.concurrency {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            tokio::select! {
-                biased;
-                () = &mut shutdown => break StopReason::Shutdown,
-                _ = heartbeat.tick() => {
-                    renew_leases(&context, &mut held, options.lease).await;
-                    reporter.send(&WorkerMessage::Heartbeat {
-                        running: running.len(),
-                        succeeded: report.succeeded,
-                        retried: report.retried,
-                        failed: report.failed,
-                    });
-                }
-                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                    record(done, &mut held, &mut report);
-                }
-                () = context.queue.wait_for_jobs(&context.worker_id, options.poll_interval), if running.len() < options.concurrency => {}
-            }
-        };
-        report.stopped = stopped;
+        let stopped = take_jobs(&options, &context, &progress, &mut running, shutdown).await;
         // Jobs a pushing queue (AMQP) prefetched for us go to other workers
         // now, not after our grace period.
         context.queue.stop_claiming(&context.worker_id).await;
-        reporter.send(&WorkerMessage::Stopping {
+        context.reporter.send(&WorkerMessage::Stopping {
             reason: format!("{stopped:?}"),
         });
-
-        // Graceful: in-flight jobs get the grace period to finish, renewing
-        // their leases meanwhile; what is left is handed back.
-        let grace = tokio::time::sleep(options.shutdown_grace);
-        tokio::pin!(grace);
-        while !running.is_empty() {
-            tokio::select! {
-                () = &mut grace => break,
-                _ = heartbeat.tick() => renew_leases(&context, &mut held, options.lease).await,
-                Some(done) = running.join_next_with_id() => record(done, &mut held, &mut report),
-            }
-        }
-        running.abort_all();
-        while let Some(done) = running.join_next_with_id().await {
-            record(done, &mut held, &mut report);
-        }
-        for (_, job) in held.drain() {
-            match context.queue.release(&job, &context.worker_id).await {
-                Ok(Settled::Done) => report.released += 1,
-                Ok(Settled::LeaseLost) => report.lease_lost += 1,
-                Err(error) => tracing::warn!(
-                    target: "fastevent", %error, job = %job.job_id,
-                    "could not hand a job back; it runs again when its lease expires"
-                ),
-            }
-        }
-        report
+        finish_or_abort(options.shutdown_grace, &progress, &mut running).await;
+        // No renewal may race the hand-back.
+        drop(upkeep);
+        let released = hand_back(&context, &progress).await;
+        progress.report(stopped, released)
     }
 }
 
-/// Renews the leases of the jobs this worker holds. A job whose lease is
-/// gone (it lapsed, and another claim took the job) is no longer this
-/// worker's: it is not renewed or handed back again, and its task's settle
-/// will be refused.
-async fn renew_leases(
-    context: &JobContext,
-    held: &mut HashMap<tokio::task::Id, ClaimedJob>,
-    lease: std::time::Duration,
-) {
-    if held.is_empty() {
-        return;
+/// Claims and starts jobs until `shutdown` resolves or a limit is reached.
+/// Heartbeats and lease renewals run beside it ([`Upkeep`]): this loop may
+/// wait on the queue as long as the queue makes it.
+async fn take_jobs(
+    options: &WorkerOptions,
+    context: &Arc<JobContext>,
+    progress: &Progress,
+    running: &mut JoinSet<Outcome>,
+    shutdown: impl Future<Output = ()>,
+) -> StopReason {
+    let stop_at = options.max_time.map(|max| Instant::now() + max);
+    let mut taken: u64 = 0;
+    tokio::pin!(shutdown);
+    loop {
+        while let Some(done) = running.try_join_next_with_id() {
+            progress.record(done);
+        }
+        if stop_at.is_some_and(|at| Instant::now() >= at) {
+            return StopReason::MaxTime;
+        }
+        let budget = options.max_jobs.map(|max| max.saturating_sub(taken));
+        if budget == Some(0) {
+            return StopReason::MaxJobs;
+        }
+        let free = options.concurrency - running.len();
+        let wanted = budget.map_or(free, |b| free.min(b as usize));
+        let claimed = match wanted {
+            0 => Some(0),
+            _ => claim_and_start(options, context, wanted, progress, running).await,
+        };
+        taken += claimed.unwrap_or(0) as u64;
+        if claimed == Some(0)
+            && running.is_empty()
+            && options.stop_when_empty
+            && queues_are_empty(context.queue.as_ref(), &options.queues).await
+        {
+            return StopReason::Empty;
+        }
+        // More may be waiting: take them before sleeping.
+        if claimed.is_some_and(|n| n > 0 && n == wanted) && running.len() < options.concurrency {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            biased;
+            () = &mut shutdown => return StopReason::Shutdown,
+            () = sleep_until(stop_at) => return StopReason::MaxTime,
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => progress.record(done),
+            () = context.queue.wait_for_jobs(&context.worker_id, options.poll_interval), if running.len() < options.concurrency => {}
+        }
     }
-    let claims: Vec<ClaimToken> = held.values().map(ClaimedJob::token).collect();
-    match context.queue.extend_leases(&context.worker_id, &claims, lease).await {
-        Ok(lost) if lost.is_empty() => {}
-        Ok(lost) => held.retain(|_, job| {
-            let gone = lost.contains(&job.token());
-            if gone {
-                tracing::warn!(
-                    target: "fastevent", job = %job.job_id, event = %job.event, listener = %job.listener,
-                    "lease lost, another claim owns the job: it is no longer renewed by this worker"
-                );
-                crate::observe::lease_lost(&job.queue, context.queue.name());
+}
+
+/// Claims up to `wanted` jobs and runs each on a task of its own; how many
+/// it claimed, or `None` when the claim failed.
+async fn claim_and_start(
+    options: &WorkerOptions,
+    context: &Arc<JobContext>,
+    wanted: usize,
+    progress: &Progress,
+    running: &mut JoinSet<Outcome>,
+) -> Option<usize> {
+    let claim = context
+        .queue
+        .claim(&options.queues, wanted, &context.worker_id, options.lease);
+    match claim.await {
+        Ok(jobs) => {
+            let count = jobs.len();
+            for job in jobs {
+                let task_context = Arc::clone(context);
+                let task_job = job.clone();
+                let handle =
+                    running.spawn(async move { execute::execute(&task_context, task_job).await });
+                progress.hold(handle.id(), job);
             }
-            !gone
-        }),
-        Err(error) => tracing::warn!(target: "fastevent", %error, "could not renew leases"),
+            Some(count)
+        }
+        Err(error) => {
+            tracing::warn!(target: "fastevent", %error, "could not claim jobs; trying again");
+            None
+        }
     }
+}
+
+/// Resolves at `at`; never without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Graceful: in-flight jobs get the grace period to finish (their leases
+/// still renewed); the rest are aborted, their jobs still held.
+async fn finish_or_abort(grace: Duration, progress: &Progress, running: &mut JoinSet<Outcome>) {
+    let grace = tokio::time::sleep(grace);
+    tokio::pin!(grace);
+    while !running.is_empty() {
+        tokio::select! {
+            () = &mut grace => break,
+            Some(done) = running.join_next_with_id() => progress.record(done),
+        }
+    }
+    running.abort_all();
+    while let Some(done) = running.join_next_with_id().await {
+        progress.record(done);
+    }
+}
+
+/// Hands the jobs still held back to the queue, for another worker; how
+/// many it could. One another claim owns by now is counted as lost.
+async fn hand_back(context: &JobContext, progress: &Progress) -> u64 {
+    let mut released = 0;
+    for job in progress.take_held() {
+        match context.queue.release(&job, &context.worker_id).await {
+            Ok(Settled::Done) => released += 1,
+            Ok(Settled::LeaseLost) => progress.lost(&job, context.queue.name()),
+            Err(error) => tracing::warn!(
+                target: "fastevent", %error, job = %job.job_id,
+                "could not hand a job back; it runs again when its lease expires"
+            ),
+        }
+    }
+    released
 }
 
 /// "Empty" means no job left at all in these queues: none ready, none
@@ -424,32 +423,6 @@ async fn queues_are_empty(queue: &dyn DurableQueue, queues: &[String]) -> bool {
         Err(error) => {
             tracing::warn!(target: "fastevent", %error, "could not read the queue depth");
             false
-        }
-    }
-}
-
-fn record(
-    done: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
-    held: &mut HashMap<tokio::task::Id, ClaimedJob>,
-    report: &mut WorkerReport,
-) {
-    match done {
-        Ok((id, outcome)) => {
-            held.remove(&id);
-            match outcome {
-                Outcome::Succeeded => report.succeeded += 1,
-                Outcome::Retried => report.retried += 1,
-                Outcome::Failed => report.failed += 1,
-                Outcome::LeaseLost => report.lease_lost += 1,
-            }
-        }
-        // Aborted at the end of the grace period: the job stays in `held`
-        // and is released. (Panics are caught inside `execute`.)
-        Err(error) => {
-            if error.is_panic() {
-                tracing::error!(target: "fastevent", "a job task panicked outside its listener: {error}");
-                held.remove(&error.id());
-            }
         }
     }
 }

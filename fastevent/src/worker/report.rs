@@ -1,30 +1,48 @@
-//! What a worker process tells its supervisor: one line per message on its
-//! standard output, marked so that the listeners' own output passes through.
-//! Heartbeats prove the worker's loop makes progress; job start messages
-//! carry the hard deadline the supervisor enforces by killing the process.
+//! What a worker process tells its supervisor, on a channel of its own: a
+//! pipe the supervisor creates and the worker inherits, whose descriptor
+//! number it finds in [`REPORT_FD_ENV`]. Never standard output: listeners
+//! print what they like there, and nothing they print can pass for a report.
+//!
+//! A message is one line of JSON. Heartbeats prove the worker is alive; job
+//! start messages carry the hard deadline the supervisor enforces by killing
+//! the process, and the deadline stops counting when the listener returns,
+//! whatever the settling of the job then waits for.
+//!
+//! The supervisor reads the channel with a [`ReportDecoder`], which takes
+//! any bytes: frames are bounded, and a bad one is reported and skipped.
+
+mod decoder;
+mod reporter;
+
+pub use decoder::{MAX_FRAME, ReportDecoder, ReportError};
+pub use reporter::Reporter;
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 
-/// The start of every report line; other lines are the listeners' output.
-pub const MARKER: &str = "\u{1e}fastevent ";
-
-/// Set by the supervisor in its workers' environment.
+/// Set by the supervisor in its workers' environment: its id.
 pub const SUPERVISED_ENV: &str = "FASTEVENT_SUPERVISOR";
 
-/// One message from a worker to its supervisor, one line each on its
-/// standard output: for a supervisor of your own, or a tool that reads a
-/// worker's output.
+/// Set by the supervisor in its workers' environment: the number of the
+/// inherited descriptor (the write end of a pipe) that takes the reports.
+pub const REPORT_FD_ENV: &str = "FASTEVENT_REPORT_FD";
+
+/// The longest text a report carries in one field, in bytes; longer text
+/// (an error message, a name read from a job row) is cut, so that every
+/// frame fits in [`MAX_FRAME`] however its JSON escapes it.
+pub const MAX_TEXT: usize = 2048;
+
+/// One message from a worker to its supervisor: for a supervisor of your
+/// own, or a tool that reads a worker's reports.
 ///
 /// ```
-/// use fastevent::worker::report::WorkerMessage;
+/// use fastevent::worker::report::{ReportDecoder, WorkerMessage};
 ///
 /// let message = WorkerMessage::Heartbeat { running: 2, succeeded: 10, retried: 1, failed: 0 };
-/// let line = message.to_line(); // what the worker prints
-/// assert_eq!(WorkerMessage::from_line(&line).unwrap().unwrap(), message);
-///
-/// // The listeners' own output is no report.
-/// assert!(WorkerMessage::from_line("sending mail to ada@example.com").is_none());
+/// let frame = message.to_frame(); // what the worker writes
+/// let mut decoder = ReportDecoder::new();
+/// let (half, rest) = frame.split_at(7); // a pipe may cut it anywhere
+/// assert!(decoder.push(half).is_empty());
+/// assert_eq!(decoder.push(rest), [Ok(message)]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -36,7 +54,8 @@ pub enum WorkerMessage {
         /// Its process id.
         pid: u32,
     },
-    /// The loop is alive; sent every heartbeat interval.
+    /// The worker is alive; sent every heartbeat interval by a task that
+    /// never waits on the queue.
     Heartbeat {
         /// Jobs running now.
         running: usize,
@@ -57,11 +76,18 @@ pub enum WorkerMessage {
         listener: String,
         /// This attempt's number.
         attempt: u32,
-        /// When the supervisor must kill this worker if the job still runs,
-        /// in milliseconds since the Unix epoch.
+        /// When the supervisor must kill this worker if the listener still
+        /// runs, in milliseconds since the Unix epoch.
         hard_deadline_ms: Option<u64>,
     },
-    /// A job finished.
+    /// A job's listener returned (or failed, or timed out); the job is
+    /// being settled, which may wait on the queue. Its hard deadline no
+    /// longer applies.
+    ListenerFinished {
+        /// The envelope's id.
+        job_id: String,
+    },
+    /// A job finished: settled with the queue.
     JobFinished {
         /// The envelope's id.
         job_id: String,
@@ -80,80 +106,100 @@ pub enum WorkerMessage {
 }
 
 impl WorkerMessage {
-    /// The line for this message, with the marker and a newline.
-    pub fn to_line(&self) -> String {
-        let json = serde_json::to_string(self).expect("reports serialize");
-        format!("{MARKER}{json}\n")
+    /// This message as the worker writes it: one line of JSON, its text
+    /// fields cut to [`MAX_TEXT`] bytes.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let mut frame = serde_json::to_vec(&self.clone().clipped()).expect("reports serialize");
+        frame.push(b'\n');
+        frame
     }
 
-    /// The message in `line`, if it is a report line.
-    pub fn from_line(line: &str) -> Option<Result<WorkerMessage, serde_json::Error>> {
-        line.strip_prefix(MARKER)
-            .map(|json| serde_json::from_str(json.trim_end()))
+    /// The message with every text field cut to [`MAX_TEXT`] bytes.
+    fn clipped(mut self) -> Self {
+        match &mut self {
+            WorkerMessage::Ready { worker, .. } => clip(worker),
+            WorkerMessage::Heartbeat { .. } => {}
+            WorkerMessage::JobStarted {
+                job_id,
+                event,
+                listener,
+                ..
+            } => [job_id, event, listener].into_iter().for_each(clip),
+            WorkerMessage::ListenerFinished { job_id } => clip(job_id),
+            WorkerMessage::JobFinished {
+                job_id,
+                outcome,
+                error,
+                ..
+            } => [Some(job_id), Some(outcome), error.as_mut()]
+                .into_iter()
+                .flatten()
+                .for_each(clip),
+            WorkerMessage::Stopping { reason } => clip(reason),
+        }
+        self
     }
 }
 
-/// Sends messages to the supervisor, when there is one: a worker started by
-/// a supervisor (which sets [`SUPERVISED_ENV`]) reports, any other says
-/// nothing. [`Worker::reporting_to_supervisor`](super::Worker::reporting_to_supervisor)
-/// uses one.
-///
-/// ```
-/// use fastevent::worker::report::{Reporter, WorkerMessage};
-///
-/// let reporter = Reporter::silent(); // or Reporter::from_env() in a worker process
-/// reporter.send(&WorkerMessage::Stopping { reason: "max jobs".into() }); // prints nothing
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Reporter {
-    supervised: bool,
-}
-
-impl Reporter {
-    /// Reports when this process was started by a supervisor.
-    pub fn from_env() -> Self {
-        Self {
-            supervised: std::env::var_os(SUPERVISED_ENV).is_some(),
-        }
+/// Cuts `text` to at most [`MAX_TEXT`] bytes, on a character boundary,
+/// marking the cut with `…`.
+fn clip(text: &mut String) {
+    const ELLIPSIS: char = '…';
+    if text.len() <= MAX_TEXT {
+        return;
     }
-
-    /// A reporter that says nothing (a worker run in-process).
-    pub fn silent() -> Self {
-        Self { supervised: false }
+    let mut end = MAX_TEXT - ELLIPSIS.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
-
-    /// Sends `message`; one `write` per line keeps lines whole.
-    pub fn send(&self, message: &WorkerMessage) {
-        if self.supervised {
-            let line = message.to_line();
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(line.as_bytes());
-            let _ = stdout.flush();
-        }
-    }
+    text.truncate(end);
+    text.push(ELLIPSIS);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The longest frame: every field at its limit, every byte a control
+    /// character, which JSON writes as six (`\u0001`).
     #[test]
-    fn messages_round_trip_through_a_line() {
+    fn the_largest_message_fits_in_a_frame_and_comes_back_cut() {
+        let huge = "\u{1}".repeat(10 * MAX_TEXT);
         let message = WorkerMessage::JobStarted {
-            job_id: "j".into(),
-            event: "e".into(),
-            listener: "l".into(),
-            attempt: 2,
-            hard_deadline_ms: Some(5),
+            job_id: huge.clone(),
+            event: huge.clone(),
+            listener: huge.clone(),
+            attempt: u32::MAX,
+            hard_deadline_ms: Some(u64::MAX),
         };
-        let line = message.to_line();
-        assert!(line.ends_with('\n'));
-        assert_eq!(WorkerMessage::from_line(&line).unwrap().unwrap(), message);
-        assert!(WorkerMessage::from_line("hello from a listener").is_none());
+        let frame = message.to_frame();
+        assert!(frame.len() <= MAX_FRAME, "{} bytes", frame.len());
+        let decoded = ReportDecoder::new().push(&frame);
+        let Ok(WorkerMessage::JobStarted { job_id, event, .. }) = &decoded[0] else {
+            panic!("{decoded:?}")
+        };
         assert!(
-            WorkerMessage::from_line(&format!("{MARKER}{{broken"))
-                .unwrap()
-                .is_err()
+            job_id.len() <= MAX_TEXT && job_id.ends_with('…'),
+            "{job_id:?}"
         );
+        assert_eq!(job_id, event);
+        let finished = WorkerMessage::JobFinished {
+            job_id: huge.clone(),
+            outcome: huge.clone(),
+            error: Some(huge),
+            duration_ms: 1,
+        };
+        assert!(finished.to_frame().len() <= MAX_FRAME);
+    }
+
+    #[test]
+    fn text_is_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(MAX_TEXT);
+        clip(&mut text);
+        assert!(text.len() <= MAX_TEXT);
+        assert!(text.ends_with("é…"), "{}", &text[text.len() - 8..]);
+        let mut short = "short".to_string();
+        clip(&mut short);
+        assert_eq!(short, "short");
     }
 }
