@@ -356,6 +356,33 @@ fn workers_stop_when_their_supervisor_dies() {
     }
 }
 
+/// A worker whose supervisor died before the worker first looked (its
+/// parent already another process) stops too.
+#[test]
+fn a_worker_whose_supervisor_died_before_it_started_stops() {
+    let app = App::new("orphan-at-start");
+    let mut command = app.command(&["work", "--worker"]);
+    // Its parent is this test, not the supervisor it names.
+    command.env("FASTEVENT_SUPERVISOR", "supervisor-gone");
+    command.env("FASTEVENT_SUPERVISOR_PID", "1");
+    let mut worker = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    wait_until("the orphaned worker to stop", || {
+        status = worker.try_wait().unwrap();
+        status.is_some()
+    });
+    let output = worker.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("its supervisor (pid 1) is gone"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_snapshot_follows_the_pool() {
     use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};

@@ -5,7 +5,7 @@ use super::{CliError, CommandResult};
 use crate::config::{ConfigError, durable_queue};
 use crate::registry::registry;
 use crate::supervisor::{Supervisor, SupervisorExit, SupervisorSettings, WorkerCommand};
-use crate::worker::report::SUPERVISED_ENV;
+use crate::worker::report::{SUPERVISED_ENV, SUPERVISOR_PID_ENV};
 use crate::worker::{Worker, WorkerOptions};
 use std::env::VarError;
 use std::ffi::OsString;
@@ -212,7 +212,12 @@ async fn supervisor_gone() {
     if std::env::var_os(SUPERVISED_ENV).is_none() {
         return std::future::pending().await;
     }
-    let parent = std::os::unix::process::parent_id();
+    // The supervisor's pid as it said, not this process's parent when it
+    // first looks: the supervisor may have died before that.
+    let parent = std::env::var(SUPERVISOR_PID_ENV)
+        .ok()
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(std::os::unix::process::parent_id);
     let mut check = tokio::time::interval(Duration::from_millis(500));
     loop {
         check.tick().await;

@@ -11,7 +11,7 @@
 //! loop sends can only ever reach this worker (or its process group).
 
 use crate::worker::report::{
-    REPORT_FD_ENV, ReportDecoder, ReportError, SUPERVISED_ENV, WorkerMessage,
+    REPORT_FD_ENV, ReportDecoder, ReportError, SUPERVISED_ENV, SUPERVISOR_PID_ENV, WorkerMessage,
 };
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
@@ -173,6 +173,7 @@ fn worker_command(command: &WorkerCommand, supervisor_id: &str, report_end: &Own
     worker
         .args(&command.args)
         .env(SUPERVISED_ENV, supervisor_id)
+        .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
         .env(REPORT_FD_ENV, report_fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

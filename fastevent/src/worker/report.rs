@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 /// Set by the supervisor in its workers' environment: its id.
 pub const SUPERVISED_ENV: &str = "FASTEVENT_SUPERVISOR";
 
+/// Set by the supervisor in its workers' environment: its process id. A
+/// worker whose parent is another process has lost its supervisor, even
+/// if that happened before the worker first looked.
+pub const SUPERVISOR_PID_ENV: &str = "FASTEVENT_SUPERVISOR_PID";
+
 /// Set by the supervisor in its workers' environment: the number of the
 /// inherited descriptor (the write end of a pipe) that takes the reports.
 pub const REPORT_FD_ENV: &str = "FASTEVENT_REPORT_FD";
