@@ -18,9 +18,14 @@ fn events_lists_the_wiring_with_listener_options() {
     let events = app.json(&["events", "--json"]);
     let events = events.as_array().unwrap();
     let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["doomed", "ping", "slow", "stuck"], "sorted by name");
+    assert_eq!(
+        names,
+        ["chatty", "doomed", "ping", "slow", "stuck"],
+        "sorted by name"
+    );
+    let event = |name: &str| &events[names.iter().position(|n| *n == name).unwrap()];
 
-    let stuck = &events[3];
+    let stuck = event("stuck");
     assert_eq!(stuck["type"], "farm_test_app::Stuck");
     assert_eq!(stuck["version"], 1);
     let listener = &stuck["listeners"][0];
@@ -31,11 +36,14 @@ fn events_lists_the_wiring_with_listener_options() {
     assert_eq!(listener["hard_timeout_ms"], 1000);
     assert_eq!(listener["timeout_ms"], serde_json::Value::Null);
 
-    let slow = &events[2]["listeners"][0];
+    let slow = &event("slow")["listeners"][0];
     assert_eq!(slow["backoff"]["kind"], "exponential");
     assert_eq!(slow["backoff"]["first_ms"], 100);
-    assert_eq!(events[0]["listeners"][0]["tries"], 1);
-    assert_eq!(events[1]["listeners"][0]["tries"], serde_json::Value::Null);
+    assert_eq!(event("doomed")["listeners"][0]["tries"], 1);
+    assert_eq!(
+        event("ping")["listeners"][0]["tries"],
+        serde_json::Value::Null
+    );
 
     let table = app.ok(&["events"]);
     assert!(

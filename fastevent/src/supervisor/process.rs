@@ -194,8 +194,8 @@ fn worker_command(command: &WorkerCommand, supervisor_id: &str, report_end: &Own
 /// async-signal-safe calls.
 fn inherit(fd: RawFd) -> std::io::Result<()> {
     // SAFETY: fcntl(F_SETFD) on a number changes only that descriptor's
-    // flags; `fd` is the report pipe's write end, open in the parent at
-    // fork and so in this child.
+    // flags; `fd` is the report pipe's write end, which `spawn` keeps open
+    // until the child is started, so it is open in this child.
     match unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } {
         -1 => Err(std::io::Error::last_os_error()),
         _ => Ok(()),
