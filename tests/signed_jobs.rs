@@ -3,7 +3,7 @@
 //! altered with plain SQL, as another program with write access to the
 //! queue's file would do, and a real worker runs them.
 
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::{DurableQueue, Selection};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::job::{JobDefaults, JobEnvelope, JobSigner};
 use fastevent::worker::{BackoffDefaults, StopReason, Worker, WorkerOptions, WorkerReport};
@@ -98,9 +98,10 @@ impl Queue {
     }
 
     /// A connection of "another program" to the same file; the schema is
-    /// there once the driver has run a query.
+    /// there once the driver has written anything (reads create nothing):
+    /// forget a failed job that does not exist.
     async fn sql(&self) -> rusqlite::Connection {
-        self.driver.depth().await.unwrap();
+        self.driver.forget_failed(Selection::One(-1)).await.unwrap();
         let connection = rusqlite::Connection::open(&self.path).unwrap();
         connection.busy_timeout(Duration::from_secs(10)).unwrap();
         connection
