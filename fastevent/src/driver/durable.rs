@@ -15,7 +15,7 @@ use std::time::Duration;
 /// your own runs a job like so:
 ///
 /// ```rust,standalone_crate
-/// use fastevent::driver::durable::ClaimedJob;
+/// use fastevent::driver::durable::{ClaimedJob, Settled};
 /// use fastevent::job::JobEnvelope;
 /// use fastevent::registry::registry;
 /// use fastevent::{listener, Config, Event, QueueDriver};
@@ -61,10 +61,12 @@ use std::time::Duration;
 ///     let jobs = queue.claim(&queues, 10, "my-worker", Duration::from_secs(30)).await?;
 ///     for job in &jobs {
 ///         assert_eq!((job.listener.as_str(), job.attempt, job.max_attempts), ("transcode", 1, 3));
-///         match run(job).await {
+///         let settled = match run(job).await {
 ///             Ok(()) => queue.complete(job, "my-worker").await?,
 ///             Err(error) => queue.fail(job, "my-worker", &error.to_string()).await?,
-///         }
+///         };
+///         // `LeaseLost` if this claim's lease had lapsed and another took the job.
+///         assert_eq!(settled, Settled::Done);
 ///     }
 ///     assert_eq!(jobs.len(), 1);
 /// #   std::fs::remove_dir_all(&dir)?;
