@@ -79,6 +79,15 @@ async fn claim_one(queue: &SqliteDriver, worker: &str, lease: Duration) -> Claim
     jobs.remove(0)
 }
 
+/// Dispatches task `n` to `queue`.
+async fn dispatch(queue: &SqliteDriver, n: u64) {
+    let task = Task {
+        n,
+        padding: String::new(),
+    };
+    fastevent::dispatch_to(queue, task).await.unwrap();
+}
+
 /// Ready, running and delayed jobs of the default queue.
 async fn depth(queue: &SqliteDriver) -> (u64, u64, u64) {
     let depths = queue.depth().await.unwrap();
@@ -95,15 +104,7 @@ async fn depth(queue: &SqliteDriver) -> (u64, u64, u64) {
 async fn a_settle_from_a_lapsed_claim_changes_nothing_and_is_reported() {
     let scratch = Scratch::new("stale");
     let queue = driver_on(&scratch.db(), Duration::from_secs(5));
-    fastevent::dispatch_to(
-        &queue,
-        Task {
-            n: 1,
-            padding: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    dispatch(&queue, 1).await;
     let stale = claim_one(&queue, "w", Duration::from_millis(20)).await;
     tokio::time::sleep(Duration::from_millis(60)).await;
     let current = claim_one(&queue, "w", Duration::from_secs(30)).await;
@@ -140,29 +141,13 @@ async fn a_settle_from_a_lapsed_claim_changes_nothing_and_is_reported() {
 async fn ids_are_never_reused_so_a_stale_claim_cannot_reach_a_newer_job() {
     let scratch = Scratch::new("reuse");
     let queue = driver_on(&scratch.db(), Duration::from_secs(5));
-    fastevent::dispatch_to(
-        &queue,
-        Task {
-            n: 1,
-            padding: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    dispatch(&queue, 1).await;
     let stale = claim_one(&queue, "w", Duration::from_millis(20)).await;
     tokio::time::sleep(Duration::from_millis(60)).await;
     let other = claim_one(&queue, "w2", Duration::from_secs(30)).await;
     assert_eq!(queue.complete(&other, "w2").await.unwrap(), Settled::Done);
 
-    fastevent::dispatch_to(
-        &queue,
-        Task {
-            n: 2,
-            padding: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    dispatch(&queue, 2).await;
     let newer = claim_one(&queue, "w", Duration::from_secs(30)).await;
     assert_ne!(
         newer.receipt, stale.receipt,
@@ -182,15 +167,7 @@ async fn ids_are_never_reused_so_a_stale_claim_cannot_reach_a_newer_job() {
 async fn a_job_handed_back_at_shutdown_keeps_its_attempt() {
     let scratch = Scratch::new("release");
     let queue = driver_on(&scratch.db(), Duration::from_secs(5));
-    fastevent::dispatch_to(
-        &queue,
-        Task {
-            n: 7,
-            padding: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    dispatch(&queue, 7).await;
     for _ in 0..3 {
         let job = claim_one(&queue, "w", Duration::from_secs(30)).await;
         assert_eq!((job.attempt, job.max_attempts), (1, 1));
@@ -250,15 +227,7 @@ async fn read_only_queries_do_not_wait_for_the_write_lock() {
     let scratch = Scratch::new("readers");
     let queue = driver_on(&scratch.db(), Duration::from_millis(500));
     for n in 0..3 {
-        fastevent::dispatch_to(
-            &queue,
-            Task {
-                n,
-                padding: String::new(),
-            },
-        )
-        .await
-        .unwrap();
+        dispatch(&queue, n).await;
     }
     let job = claim_one(&queue, "w", Duration::from_secs(30)).await;
     queue.fail(&job, "w", "for the failed store").await.unwrap();
@@ -312,15 +281,7 @@ async fn unreadable_rows_go_to_the_failed_store_and_every_other_job_flows() {
     let scratch = Scratch::new("poison");
     let queue = driver_on(&scratch.db(), Duration::from_secs(5));
     for n in 1000..1080 {
-        fastevent::dispatch_to(
-            &queue,
-            Task {
-                n,
-                padding: String::new(),
-            },
-        )
-        .await
-        .unwrap();
+        dispatch(&queue, n).await;
     }
     let poisons = [
         (

@@ -94,10 +94,7 @@ impl RawJob {
             event: self.text(EVENT),
             listener: self.text(LISTENER),
             body: self.bytes(BODY),
-            signature: match &self.values[SIGNATURE] {
-                Value::Null => None,
-                _ => Some(self.text(SIGNATURE)),
-            },
+            signature: self.signature(),
             attempt: self.integer(ATTEMPTS) as u32,
             max_attempts: self.integer(MAX_ATTEMPTS) as u32,
         })
@@ -119,6 +116,13 @@ impl RawJob {
         integer_of(&self.values[column])
     }
 
+    fn signature(&self) -> Option<String> {
+        match &self.values[SIGNATURE] {
+            Value::Null => None,
+            _ => Some(self.text(SIGNATURE)),
+        }
+    }
+
     fn text(&self, column: usize) -> String {
         text_of(&self.values[column])
     }
@@ -136,10 +140,7 @@ impl RawJob {
             event: self.text(EVENT),
             listener: self.text(LISTENER),
             body: self.bytes(BODY),
-            signature: match &self.values[SIGNATURE] {
-                Value::Null => None,
-                _ => Some(self.text(SIGNATURE)),
-            },
+            signature: self.signature(),
             attempts: self.integer(ATTEMPTS),
             max_attempts: self.integer(MAX_ATTEMPTS),
         }
