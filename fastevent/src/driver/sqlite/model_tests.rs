@@ -46,6 +46,21 @@ struct Row {
     poisoned: bool,
 }
 
+impl Row {
+    /// A job just written to the jobs table (dispatched, or retried from
+    /// the failed store): never claimed, ready at `now`.
+    fn queued(receipt: i64, now: u64, poisoned: bool) -> Self {
+        Self {
+            receipt,
+            claims: 0,
+            attempts: 0,
+            available_at: now,
+            leased_by: None,
+            poisoned,
+        }
+    }
+}
+
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -118,15 +133,7 @@ impl Model {
             .collect();
         queries::insert_jobs(&self.connection, &jobs, self.now).unwrap();
         for job in jobs {
-            let receipt = self.receipt_of(&job.id);
-            let row = Row {
-                receipt,
-                claims: 0,
-                attempts: 0,
-                available_at: self.now,
-                leased_by: None,
-                poisoned: false,
-            };
+            let row = Row::queued(self.receipt_of(&job.id), self.now, false);
             self.rows.insert(job.id, row);
         }
     }
@@ -296,15 +303,8 @@ impl Model {
         let moved = queries::retry_failed(&self.connection, Selection::All, self.now).unwrap();
         assert_eq!(moved as usize, self.failed.len(), "seed {}", self.seed);
         for job_id in std::mem::take(&mut self.failed) {
-            let receipt = self.receipt_of(&job_id);
-            let row = Row {
-                receipt,
-                claims: 0,
-                attempts: 0,
-                available_at: self.now,
-                leased_by: None,
-                poisoned: self.failed_poisoned.remove(&job_id),
-            };
+            let poisoned = self.failed_poisoned.remove(&job_id);
+            let row = Row::queued(self.receipt_of(&job_id), self.now, poisoned);
             self.rows.insert(job_id, row);
         }
     }
