@@ -95,11 +95,11 @@ impl FromStr for QueueDriver {
 /// | `QUEUE_DRIVER` | `sync` | `sync`, `sqlite` or `amqp` (alias `async_farm`) |
 /// | `FASTEVENT_SQLITE_PATH` | `fastevent.db` | the SQLite queue's file |
 /// | `FASTEVENT_SQLITE_SYNCHRONOUS` | `full` | `full` (fsync each commit) or `normal` |
-/// | `RABBITMQ_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` | the broker of the `amqp` driver |
+/// | `RABBITMQ_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` | the broker of the `amqp` driver: `amqp://` or `amqps://` (TLS: `cacertfile`, `certfile`, `keyfile` in the query), several nodes comma separated |
 /// | `FASTEVENT_AMQP_PREFIX` | `fastevent` | prefix of its queue names (`fastevent.default`, ...) |
 /// | `ASYNC_FARM_JOBS_QUEUE` | none | AMQP name of the `default` queue, instead of `{prefix}.default` |
 /// | `RABBITMQ_CONSUMER_TIMEOUT_S` | `1800` | the broker's `consumer_timeout` (`0`: disabled there); listeners' timeouts must be shorter |
-/// | `FASTEVENT_AMQP_TIMEOUT_S` | `10` | how long a dispatch waits for the broker (reconnect, confirms) before it fails |
+/// | `FASTEVENT_AMQP_TIMEOUT_S` | `10` | how long a dispatch waits for the broker (reconnect, confirms, a publishing block) before it fails |
 /// | `FASTEVENT_TRIES` | `3` | attempts of a job whose listener sets no `tries` |
 /// | `SOFT_TIMEOUT_S` | none | soft timeout of a listener that sets none |
 /// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
@@ -697,7 +697,16 @@ mod tests {
     fn bad_rabbitmq_settings_are_named_without_the_password() {
         for (variable, value, expected) in [
             ("RABBITMQ_URL", "http://guest:pw@host", "an AMQP URL"),
-            ("RABBITMQ_URL", "amqps://guest:pw@host", "no TLS"),
+            (
+                "RABBITMQ_URL",
+                "amqps://guest:pw@host?verify=verify_none",
+                "always verified",
+            ),
+            (
+                "RABBITMQ_URL",
+                "amqp://guest:pw@a, http://guest:pw@b",
+                "http://guest:***@b: not an AMQP URL",
+            ),
             ("FASTEVENT_AMQP_PREFIX", "my queues", "letters, digits"),
             ("ASYNC_FARM_JOBS_QUEUE", "jobs~x", "letters, digits"),
             ("RABBITMQ_CONSUMER_TIMEOUT_S", "-5", "a number of seconds"),

@@ -1,20 +1,27 @@
-//! One connection to RabbitMQ per driver, which is one per process: opened
-//! on first use, shared by every dispatch and every worker of the process,
-//! and opened again when it drops (a broker restart, a network cut), with
-//! exponential backoff between attempts so that a broker that is down is
-//! not hammered. On it: a small pool of publisher channels in confirm mode
-//! (several, because the broker runs each channel as one process, and one
-//! channel would serialise every publisher of the process), and one utility
-//! channel for declarations and depth readings.
+//! A connection to RabbitMQ, one per purpose and process: the publishers'
+//! and the workers' (so that a broker blocking publishers under a memory
+//! or disk alarm does not stop the workers' acknowledgements, which share
+//! nothing with the blocked connection). Opened on first use, shared by
+//! every dispatch or every worker of the process, and opened again when it
+//! drops (a broker restart, a network cut), with exponential backoff
+//! between attempts so that a broker that is down is not hammered. With
+//! several nodes, each attempt tries them in turn, beginning after the one
+//! last connected to. On it: a small pool of publisher channels in confirm
+//! mode (several, because the broker runs each channel as one process, and
+//! one channel would serialise every publisher of the process), and one
+//! utility channel for declarations and depth readings.
 //!
 //! A connection is one [`Link`] with a generation number; whoever holds
 //! state tied to a connection (a worker's consumer, a delivery to ack)
 //! compares generations to know it is gone.
 
+use super::connect;
+use super::endpoint::{self, Endpoint};
+use futures_util::StreamExt;
 use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties, ErrorKind};
+use lapin::{Channel, Connection, ErrorKind, Event};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,8 +34,11 @@ const PUBLISHER_CHANNELS: usize = 4;
 /// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The longest one connection attempt may take.
+/// The longest one connection attempt to one node may take (unless its
+/// URL sets `connection_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest: below it even a healthy TLS handshake may not finish.
+const MIN_CONNECT_TIME: Duration = Duration::from_millis(500);
 
 /// Why the broker could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,10 +51,20 @@ pub struct BrokerError {
     pub attempted: bool,
 }
 
-/// The broker, and the process's connection to it.
+/// What a connection is for; it names the connection on the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Dispatches, and the copies workers publish (retries, failures).
+    Publish,
+    /// Consumers, acknowledgements, declarations and queue readings.
+    Consume,
+}
+
+/// The broker, and the process's connection to it for one purpose.
 pub struct Broker {
-    url: String,
+    nodes: Result<Vec<Endpoint>, String>,
     shown: String,
+    purpose: Purpose,
     current: RwLock<Option<Arc<Link>>>,
     connecting: tokio::sync::Mutex<Reconnect>,
     generation: AtomicU64,
@@ -55,14 +75,31 @@ struct Reconnect {
     failures: u32,
     next_attempt: Option<Instant>,
     last_error: Option<String>,
+    /// The node to try first: the one after the node last connected to.
+    first_node: usize,
 }
 
 impl Broker {
-    /// A broker at `url`; nothing is opened yet.
-    pub fn new(url: String) -> Self {
+    /// A broker at `urls` (one URL, or several nodes separated by commas);
+    /// nothing is opened yet.
+    pub fn new(urls: &str, purpose: Purpose) -> Self {
+        let nodes = endpoint::parse_list(urls);
+        let shown = match &nodes {
+            Ok(nodes) => nodes
+                .iter()
+                .map(|n| n.shown.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(_) => urls
+                .split(',')
+                .map(|u| redact(u.trim()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         Self {
-            shown: redact(&url),
-            url,
+            nodes,
+            shown,
+            purpose,
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(Reconnect::default()),
             generation: AtomicU64::new(0),
@@ -91,6 +128,10 @@ impl Broker {
         if let Some(link) = self.current() {
             return Ok(link);
         }
+        let nodes = self.nodes.as_ref().map_err(|e| BrokerError {
+            message: format!("RABBITMQ_URL refused: {e}"),
+            attempted: false,
+        })?;
         let mut reconnect = self.connecting.lock().await;
         loop {
             // Someone else may have connected while we waited for the lock.
@@ -112,46 +153,73 @@ impl Broker {
                 }
                 tokio::time::sleep_until(next).await;
             }
-            let budget = deadline
-                .saturating_duration_since(Instant::now())
-                .clamp(Duration::from_millis(500), CONNECT_TIMEOUT);
-            let name = format!("fastevent (pid {})", std::process::id());
-            let properties = ConnectionProperties::default().with_connection_name(name.into());
-            let error = match tokio::time::timeout(
-                budget,
-                Connection::connect(&self.url, properties),
-            )
-            .await
+            let error = match self
+                .connect_any(nodes, reconnect.first_node, deadline)
+                .await
             {
-                Ok(Ok(connection)) => {
+                Ok((index, connection)) => {
                     let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
                     let link = Arc::new(Link::new(connection, generation));
-                    if reconnect.failures > 0 {
-                        tracing::info!(target: "fastevent", broker = %self.shown, "reconnected to RabbitMQ");
+                    if reconnect.failures > 0 || generation > 1 {
+                        tracing::info!(target: "fastevent", broker = %nodes[index].shown, purpose = ?self.purpose, "connected to RabbitMQ again");
                     }
-                    *reconnect = Reconnect::default();
+                    *reconnect = Reconnect {
+                        first_node: (index + 1) % nodes.len(),
+                        ..Reconnect::default()
+                    };
                     *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
                     return Ok(link);
                 }
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => format!("no answer within {}s", budget.as_secs_f64()),
+                Err(error) => error,
             };
             reconnect.failures += 1;
             let backoff = FIRST_BACKOFF
                 .saturating_mul(1 << reconnect.failures.min(16).saturating_sub(1))
                 .min(MAX_BACKOFF);
             if reconnect.failures == 1 {
-                tracing::warn!(target: "fastevent", broker = %self.shown, %error, "cannot reach RabbitMQ; retrying with backoff");
+                tracing::warn!(target: "fastevent", %error, "cannot reach RabbitMQ; retrying with backoff");
             }
             reconnect.next_attempt = Some(Instant::now() + backoff);
             reconnect.last_error = Some(error.clone());
             if Instant::now() + backoff > deadline {
                 return Err(BrokerError {
-                    message: format!("cannot reach RabbitMQ at {}: {error}", self.shown),
+                    message: format!("cannot reach RabbitMQ at {error}"),
                     attempted: true,
                 });
             }
         }
+    }
+
+    /// One round over the nodes from `first`, until one answers or the
+    /// deadline passes: the node's index and connection, or what each node
+    /// tried said (`{node}: {why}`, joined).
+    async fn connect_any(
+        &self,
+        nodes: &[Endpoint],
+        first: usize,
+        deadline: Instant,
+    ) -> Result<(usize, Connection), String> {
+        let name = match self.purpose {
+            Purpose::Publish => format!("fastevent (pid {}, publishing)", std::process::id()),
+            Purpose::Consume => format!("fastevent (pid {}, consuming)", std::process::id()),
+        };
+        let mut failures = Vec::new();
+        for index in (0..nodes.len()).map(|i| (first + i) % nodes.len()) {
+            let node = &nodes[index];
+            if !failures.is_empty() && Instant::now() >= deadline {
+                failures.push(format!("{}: not tried before the deadline", node.shown));
+                continue;
+            }
+            let budget = deadline.saturating_duration_since(Instant::now()).clamp(
+                MIN_CONNECT_TIME,
+                node.connect_timeout.unwrap_or(CONNECT_TIMEOUT),
+            );
+            match connect::open(node, name.clone(), budget).await {
+                Ok(connection) => return Ok((index, connection)),
+                Err(error) => failures.push(format!("{}: {error}", node.shown)),
+            }
+        }
+        Err(failures.join("; "))
     }
 }
 
@@ -168,11 +236,28 @@ pub struct Link {
     /// free; after a reconnect they are declared again, in case the broker
     /// lost them).
     declared: Mutex<HashSet<String>>,
+    /// Why the broker blocks this connection, as it said last.
+    blocked_reason: Arc<Mutex<Option<String>>>,
+    /// Follows the connection's events to keep `blocked_reason`.
+    events: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.events.abort();
+    }
 }
 
 impl Link {
     fn new(connection: Connection, generation: u64) -> Self {
+        let blocked_reason = Arc::new(Mutex::new(None));
+        let events = tokio::spawn(follow_blocking(
+            connection.events_listener(),
+            blocked_reason.clone(),
+        ));
         Self {
+            blocked_reason,
+            events,
             connection,
             generation,
             publishers: (0..PUBLISHER_CHANNELS)
@@ -187,6 +272,19 @@ impl Link {
     /// Whether the connection is open.
     pub fn alive(&self) -> bool {
         self.connection.status().connected()
+    }
+
+    /// Why the broker blocks this connection (a memory or disk alarm), if
+    /// it does: nothing sent on it goes out until it lifts.
+    pub fn blocked(&self) -> Option<String> {
+        if !self.connection.status().blocked() {
+            return None;
+        }
+        let reason = self
+            .blocked_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Some(reason.clone().unwrap_or_else(|| "no reason given".into()))
     }
 
     /// A publisher channel (confirms on), taken in turn from the pool.
@@ -253,6 +351,28 @@ impl Link {
     }
 }
 
+/// Keeps `reason` as the broker's last `connection.blocked` says.
+async fn follow_blocking(
+    events: impl futures_util::Stream<Item = Event> + Send + 'static,
+    reason: Arc<Mutex<Option<String>>>,
+) {
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        let now = match event {
+            Event::ConnectionBlocked(why) => {
+                tracing::warn!(target: "fastevent", reason = %why, "RabbitMQ blocks publishing (a memory or disk alarm)");
+                Some(why)
+            }
+            Event::ConnectionUnblocked => {
+                tracing::info!(target: "fastevent", "RabbitMQ no longer blocks publishing");
+                None
+            }
+            _ => continue,
+        };
+        *reason.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
 /// Whether the broker answered "no such queue".
 pub fn is_not_found(error: &lapin::Error) -> bool {
     matches!(error.kind(), ErrorKind::ProtocolError(amqp)
@@ -306,7 +426,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_broker_is_an_error_naming_it_without_its_password() {
         // Port 1 on loopback: nothing listens there, the refusal is immediate.
-        let broker = Broker::new("amqp://guest:hunter2@127.0.0.1:1/%2f".into());
+        let broker = Broker::new("amqp://guest:hunter2@127.0.0.1:1/%2f", Purpose::Consume);
         let error = broker
             .link(Instant::now() + Duration::from_millis(300))
             .await

@@ -24,17 +24,21 @@
 //!
 //! # Shape
 //!
-//! `connection`: one connection per process, reconnected with backoff, a
-//! pool of publisher channels. [`topology`]: the queues. `publish`:
+//! `endpoint`: the nodes and TLS settings of `RABBITMQ_URL`. `connect`:
+//! opening a connection to one node. `connection`: two connections per
+//! process (publishing, consuming), reconnected with backoff across the
+//! nodes, a pool of publisher channels. [`topology`]: the queues. `publish`:
 //! persistent, pipelined, confirmed. `consume`: a consumer per worker with
 //! prefetch = concurrency, feeding `claim`. `failed`: the failed store.
 //! `depth`: counts for scaling. `timeouts`: the start-up check against
 //! `consumer_timeout`. [`message`]: the wire format (body = the envelope,
 //! untouched; the rest in headers).
 
+mod connect;
 mod connection;
 mod consume;
 mod depth;
+mod endpoint;
 mod failed;
 pub mod message;
 mod publish;
@@ -50,7 +54,7 @@ use crate::job::{self, JobDefaults, JobSigner};
 use crate::observe;
 use crate::registry::registry;
 use crate::stats;
-use connection::{Broker, BrokerError};
+use connection::{Broker, BrokerError, Purpose};
 use consume::{Settlement, Workers};
 use depth::Local;
 use futures_util::future::BoxFuture;
@@ -119,9 +123,13 @@ impl AmqpOptions {
         }
     }
 
-    /// The URL with its password hidden.
+    /// The URL (each URL of a list) with its password hidden.
     pub fn shown_url(&self) -> String {
-        connection::redact(&self.url)
+        self.url
+            .split(',')
+            .map(|url| connection::redact(url.trim()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Why these options cannot work, if they cannot: the variable at fault,
@@ -130,34 +138,20 @@ impl AmqpOptions {
     /// ```
     /// use fastevent::driver::amqp::AmqpOptions;
     ///
-    /// let (variable, _value, expected) = AmqpOptions::new("amqps://mq:5671").problem().unwrap();
+    /// let (variable, _value, expected) =
+    ///     AmqpOptions::new("amqps://mq:5671/%2f?verify=verify_none").problem().unwrap();
     /// assert_eq!(variable, "RABBITMQ_URL");
-    /// assert!(expected.contains("no TLS"));
+    /// assert!(expected.contains("always verified"));
     /// ```
     pub fn problem(&self) -> Option<(&'static str, String, String)> {
-        let url = self.url.trim();
-        match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("amqp") => {}
-            Some("amqps") => {
-                return Some((
-                    "RABBITMQ_URL",
-                    self.shown_url(),
-                    "an amqp:// URL: this build has no TLS (amqps://); terminate TLS in front of the broker or use a local link".into(),
-                ));
-            }
-            _ => {
-                return Some((
-                    "RABBITMQ_URL",
-                    self.shown_url(),
-                    "an AMQP URL: amqp://user:password@host:5672/vhost".into(),
-                ));
-            }
-        }
-        if url.parse::<lapin::uri::AMQPUri>().is_err() {
+        if let Err(why) = endpoint::parse_list(&self.url) {
             return Some((
                 "RABBITMQ_URL",
                 self.shown_url(),
-                "an AMQP URL: amqp://user:password@host:5672/vhost".into(),
+                format!(
+                    "amqp:// or amqps:// URLs (several nodes: comma separated), as in \
+                     amqp://user:password@host:5672/vhost; {why}"
+                ),
             ));
         }
         let valid_name = |name: &str| {
@@ -212,7 +206,10 @@ pub struct AmqpDriver {
 
 /// What every part of the driver shares.
 pub(crate) struct Inner {
+    /// The workers' connection (consumers, acks, declarations, readings).
     broker: Broker,
+    /// The publishers' connection: dispatches, and workers' copies.
+    publisher: Broker,
     topology: Topology,
     options: AmqpOptions,
     defaults: JobDefaults,
@@ -233,7 +230,8 @@ impl AmqpDriver {
         };
         Self {
             inner: Arc::new(Inner {
-                broker: Broker::new(options.url.trim().to_string()),
+                broker: Broker::new(options.url.trim(), Purpose::Consume),
+                publisher: Broker::new(options.url.trim(), Purpose::Publish),
                 topology,
                 options,
                 defaults,
@@ -319,7 +317,7 @@ impl Inner {
                 self.local.touch(queue);
             }
         }
-        publish::publish(&self.broker, &self.topology, messages, deadline).await
+        publish::publish(&self.publisher, &self.topology, messages, deadline).await
     }
 }
 

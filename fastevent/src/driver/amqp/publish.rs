@@ -20,6 +20,8 @@ use tokio::time::Instant;
 
 /// Pause before publishing again what was not confirmed.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// How often a publisher checks whether the broker still blocks it.
+const BLOCKED_POLL: Duration = Duration::from_millis(50);
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,25 +54,64 @@ pub async fn publish(
     deadline: Instant,
 ) -> Result<(), BrokerError> {
     let mut pending: Vec<usize> = (0..messages.len()).collect();
+    let not_confirmed = |pending: &[usize], why: String| {
+        broker.error(format!(
+            "{} of {} message(s) not confirmed in time: {why}",
+            pending.len(),
+            messages.len()
+        ))
+    };
     loop {
         let link = broker.link(deadline).await?;
-        let error = match attempt(&link, topology, messages, &pending, deadline).await {
-            Ok(()) => return Ok(()),
-            Err((left, error)) => {
+        if let Err(reason) = unblocked(&link, deadline).await {
+            return Err(not_confirmed(&pending, blocking(&reason)));
+        }
+        // Under the deadline as a whole: on a connection the broker blocks,
+        // even a declaration or a publish never completes.
+        let outcome = tokio::time::timeout_at(
+            deadline,
+            attempt(&link, topology, messages, &pending, deadline),
+        )
+        .await;
+        let error = match outcome {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err((left, error))) => {
                 pending = left;
                 error
             }
+            Err(_) => match link.blocked() {
+                Some(reason) => blocking(&reason),
+                None => "no confirm before the deadline".into(),
+            },
         };
         if Instant::now() + RETRY_PAUSE >= deadline {
-            return Err(broker.error(format!(
-                "{} of {} message(s) not confirmed in time: {error}",
-                pending.len(),
-                messages.len()
-            )));
+            return Err(not_confirmed(&pending, error));
         }
         tracing::debug!(target: "fastevent", %error, left = pending.len(), "publishing again");
         tokio::time::sleep(RETRY_PAUSE).await;
     }
+}
+
+/// Waits while the broker blocks `link`'s publishing, until `deadline`;
+/// the broker's reason if it still does then.
+async fn unblocked(link: &Link, deadline: Instant) -> Result<(), String> {
+    loop {
+        let Some(reason) = link.blocked() else {
+            return Ok(());
+        };
+        if Instant::now() + BLOCKED_POLL >= deadline {
+            return Err(reason);
+        }
+        tokio::time::sleep(BLOCKED_POLL).await;
+    }
+}
+
+/// What a publish refused by a blocking broker reports.
+fn blocking(reason: &str) -> String {
+    format!(
+        "the broker is blocking publishers (a memory or disk alarm: {reason}); jobs flow again once the \
+         alarm clears"
+    )
 }
 
 /// One try on `link`; on failure, the messages still unconfirmed and why.
