@@ -79,11 +79,11 @@ pub async fn publish(
                 pending = left;
                 error
             }
-            Err(_) => match link.blocked() {
-                Some(reason) => blocking(&reason),
-                None => "no confirm before the deadline".into(),
-            },
+            Err(_) => "no confirm before the deadline".into(),
         };
+        // The broker says it blocks a connection only once it holds a
+        // publish from it: that is why nothing was confirmed.
+        let error = link.blocked().map_or(error, |reason| blocking(&reason));
         if Instant::now() + RETRY_PAUSE >= deadline {
             return Err(not_confirmed(&pending, error));
         }
