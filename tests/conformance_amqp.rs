@@ -14,8 +14,9 @@ use conformance::{Queue, Target};
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
 use fastevent::job::{JobDefaults, JobSigner};
 use lapin::options::BasicPublishOptions;
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -61,6 +62,15 @@ fn driver(prefix: &str, signer: Option<JobSigner>) -> AmqpDriver {
 fn open(prefix: String, signing_key: Option<&str>) -> Queue {
     let signer = signing_key.map(|k| JobSigner::new(k).unwrap());
     let driver = Arc::new(driver(&prefix, signer.clone()));
+    // Workers consume on a connection of their own, opened at their first
+    // claim; over TLS (a handshake, the system's roots read) that takes
+    // longer than some tests give a worker before they stop it. Open it
+    // now, in the background, on the test's runtime, as a deployed worker
+    // would have long before.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let early = driver.clone();
+        runtime.spawn(async move { early.declare("default").await });
+    }
     Queue {
         driver: driver.clone(),
         durable: driver,
@@ -90,9 +100,7 @@ impl Target for Amqp {
             let driver = driver(&prefix, None);
             driver.declare("default").await.unwrap();
             let url = std::env::var(URL_ENV).unwrap();
-            let connection = Connection::connect(&url, ConnectionProperties::default())
-                .await
-                .unwrap();
+            let connection = raw_connection(&url).await;
             let channel = connection.create_channel().await.unwrap();
             channel.confirm_select(Default::default()).await.unwrap();
             let mut headers = FieldTable::default();
@@ -123,6 +131,28 @@ impl Target for Amqp {
             let _ = connection.close(200, "done".into()).await;
         });
     }
+}
+
+/// A plain lapin connection to the broker of `url`; over TLS, trusting the
+/// URL's `cacertfile` as the driver does (lapin alone ignores it).
+async fn raw_connection(url: &str) -> Connection {
+    let ca = url
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, query)| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("cacertfile="));
+    let tls = OwnedTLSConfig {
+        cert_chain: ca.map(|path| std::fs::read_to_string(path).unwrap()),
+        identity: None,
+    };
+    DefaultConnectionBuilder::new()
+        .unwrap()
+        .with_uri_str(url.to_string())
+        .with_properties(ConnectionProperties::default())
+        .with_tls_config(tls)
+        .connect()
+        .await
+        .unwrap()
 }
 
 // Each test returns at once, after saying so, when no broker is configured.

@@ -31,7 +31,7 @@ stop() {
 # A CA: NAME.key, NAME.pem.
 make_ca() {
     local name=$1 subject=$2
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$subject" \
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$subject" \
         -keyout "$dir/$name.key" -out "$dir/$name.pem" 2>/dev/null
 }
 
@@ -40,7 +40,7 @@ make_ca() {
 # certificate with extensions, which rustls requires.
 make_leaf() {
     local name=$1 ca=$2 san=$3 start=$4 end=$5 usage=$6
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" \
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
         -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null
     local db="$dir/db-$name"
     mkdir -p "$db"
