@@ -5,6 +5,8 @@
 //! cargo run --release --example bench -- --quick               # small N, a few seconds
 //! cargo run --release --example bench -- --only dispatch_now   # one section
 //! BENCH_N=2000000 BENCH_REPS=9 cargo run --release --example bench
+//! cargo run --release --example bench -- --only amqp --in-flight 64 --prefetch 32 \
+//!     --sweep 16,64,256,1024 --amqps-url 'amqps://guest:guest@localhost:5691/%2f?cacertfile=ca.pem'
 //! ```
 //!
 //! It prints figures and ratios and never asserts on timing: the PASS/MISS
@@ -148,6 +150,8 @@ struct Settings {
     n: u64,
     /// Timed repetitions, after one untimed warm-up.
     reps: usize,
+    /// The `amqp` section's parallelism and TLS URL.
+    amqp: amqp::AmqpBench,
 }
 
 struct Section {
@@ -356,6 +360,7 @@ fn run_child(section: &Section, settings: &Settings) -> Result<Vec<Row>, String>
         .args(["--child", "--only", section.name])
         .args(["--n", &settings.n.to_string()])
         .args(["--reps", &settings.reps.to_string()])
+        .args(settings.amqp.args())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start a child process: {e}"))?;
@@ -384,8 +389,12 @@ fn parse_args() -> Result<Args, String> {
     let mut reps = env_number("BENCH_REPS")?.map(|r| r as usize);
     let mut only = None;
     let mut child = false;
+    let mut amqp = amqp::AmqpBench::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if amqp.parse(&arg, || args.next())? {
+            continue;
+        }
         match arg.as_str() {
             "--quick" => quick = true,
             "--only" => only = Some(args.next().ok_or("--only needs a section name")?),
@@ -408,6 +417,7 @@ fn parse_args() -> Result<Args, String> {
         reps: reps
             .unwrap_or(if quick { QUICK_REPS } else { DEFAULT_REPS })
             .max(1),
+        amqp,
     };
     Ok(Args {
         settings,
