@@ -278,7 +278,7 @@ impl RawBroker {
 
     /// Publishes `n` messages with up to `window` confirms in flight; the
     /// time until the last one was acked by a consumer.
-    async fn burst(&self, n: u64, window: usize) -> Result<Duration, String> {
+    async fn burst(&self, n: u64, window: usize) -> Result<(Duration, Duration), String> {
         let before = self.received.load(Ordering::SeqCst);
         let start = Instant::now();
         let mut in_flight = VecDeque::new();
@@ -295,6 +295,7 @@ impl RawBroker {
         for confirm in in_flight {
             confirmed(confirm).await?;
         }
+        let published = start.elapsed();
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.received.load(Ordering::SeqCst) < before + n {
             if Instant::now() > deadline {
@@ -302,7 +303,7 @@ impl RawBroker {
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        Ok(start.elapsed())
+        Ok((published, start.elapsed()))
     }
 
     /// Latency samples (ms, sorted), one message at a time.
@@ -384,6 +385,8 @@ struct Rig {
     stop: tokio::sync::watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<fastevent::worker::WorkerReport>>,
     raw: RawBroker,
+    /// (fastevent, raw) publishing-phase rates of each measure.
+    published: Mutex<Vec<(f64, f64)>>,
 }
 
 impl Rig {
@@ -418,10 +421,13 @@ impl Rig {
             stop,
             workers,
             raw,
+            published: Mutex::new(Vec::new()),
         })
     }
 
-    /// Events (messages) per second of each side, `reps` times, at `in_flight`.
+    /// Events (messages) per second of each side, `reps` times, at
+    /// `in_flight`, end to end. The rates of the publishing phase alone
+    /// (until the last confirm) are kept in `published`.
     async fn measure(
         &self,
         n: u64,
@@ -429,16 +435,25 @@ impl Rig {
         reps: usize,
     ) -> Result<(Vec<f64>, Vec<f64>), String> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
         for _ in 0..reps {
-            ours.push(
-                n as f64
-                    / fastevent_burst(&self.driver, n, in_flight)
-                        .await?
-                        .as_secs_f64(),
-            );
-            theirs.push(n as f64 / self.raw.burst(n, in_flight).await?.as_secs_f64());
+            let (our_publish, our_total) = fastevent_burst(&self.driver, n, in_flight).await?;
+            let (raw_publish, raw_total) = self.raw.burst(n, in_flight).await?;
+            ours.push(rate(our_total));
+            theirs.push(rate(raw_total));
+            let mut published = self.published.lock().unwrap();
+            published.push((rate(our_publish), rate(raw_publish)));
         }
         Ok((ours, theirs))
+    }
+
+    /// The medians of the publishing phase of the last `reps` measures.
+    fn publishing(&self, reps: usize) -> (f64, f64) {
+        let published = self.published.lock().unwrap();
+        let last = &published[published.len().saturating_sub(reps)..];
+        let ours: Vec<f64> = last.iter().map(|p| p.0).collect();
+        let theirs: Vec<f64> = last.iter().map(|p| p.1).collect();
+        (Spread::of(&ours).median, Spread::of(&theirs).median)
     }
 
     async fn close(self) {
@@ -456,7 +471,7 @@ async fn fastevent_burst(
     driver: &Arc<AmqpDriver>,
     n: u64,
     tasks: usize,
-) -> Result<Duration, String> {
+) -> Result<(Duration, Duration), String> {
     let before = CALLS.load(Ordering::SeqCst);
     let start = Instant::now();
     let tasks = tasks as u64;
@@ -476,13 +491,14 @@ async fn fastevent_burst(
     for task in running {
         task.await.map_err(|e| e.to_string())??;
     }
+    let published = start.elapsed();
     wait_for_calls(before + n, Duration::from_secs(120)).await?;
     let elapsed = start.elapsed();
     let ran = CALLS.load(Ordering::SeqCst) - before;
     if ran != n {
         return Err(format!("{n} listener calls expected, {ran} happened"));
     }
-    Ok(elapsed)
+    Ok((published, elapsed))
 }
 
 async fn wait_for_calls(target: u64, limit: Duration) -> Result<(), String> {
@@ -530,10 +546,13 @@ async fn sweep(rig: &Rig, n: u64, settings: &AmqpBench, equal: (f64, f64)) -> Re
     };
     for &k in settings.sweep.iter().filter(|k| **k != settings.in_flight) {
         let (ours, theirs) = rig.measure(n, k, 1).await?;
+        let (our_publishing, raw_publishing) = rig.publishing(1);
         println!(
-            "   in flight {k:>5}: fastevent {:>10} events/s   raw lapin {:>10} msgs/s",
+            "   in flight {k:>5}: fastevent {:>10} events/s   raw lapin {:>10} msgs/s   (publishing alone: {} / {})",
             group(ours[0]),
-            group(theirs[0])
+            group(theirs[0]),
+            group(our_publishing),
+            group(raw_publishing)
         );
         if ours[0] > best.ours.0 {
             best.ours = (ours[0], k);
@@ -586,6 +605,13 @@ pub(super) fn bench_amqp(settings: &Settings) -> Result<Vec<Row>, String> {
         println!(
             "   ratio, equal settings (in flight {}, prefetch {}): {ratio:.1}% of raw lapin (target >= {TARGET_RATIO_PERCENT}%)",
             bench.in_flight, bench.prefetch
+        );
+        let (our_publishing, raw_publishing) = rig.publishing(settings.reps);
+        println!(
+            "   publishing phase alone (until the last confirm): fastevent {} events/s, raw lapin {} msgs/s: {:.1}%",
+            group(our_publishing),
+            group(raw_publishing),
+            100.0 * our_publishing / raw_publishing
         );
         let best = sweep(&rig, n, &bench, (ours_spread.median, theirs_spread.median)).await?;
         let best_ratio = 100.0 * best.ours.0 / best.theirs.0;

@@ -3,8 +3,12 @@
 # reconfigure or block a broker (never the machine's shared one): its own
 # node name, ports, config, data and logs under DIR, no plugins.
 #
-#   own-node.sh start DIR NAME PORT   e.g. start /tmp/fe-node fe-blocked 5697
+#   own-node.sh start DIR NAME PORT [TLS_DIR TLS_PORT]
 #   own-node.sh stop DIR NAME
+#
+# e.g. `start /tmp/fe-node fe-blocked 5697`. With TLS_DIR (made by
+# tests/tls/endpoint.sh) the node also listens for TLS on TLS_PORT with
+# TLS_DIR's server certificate: the broker's own TLS, for the benchmark.
 #
 # The distribution port is PORT + 20000. The node shares the machine's
 # Erlang cookie (one OS user), so rabbitmqctl -n NAME@localhost reaches it.
@@ -24,6 +28,20 @@ start)
 listeners.tcp.local = 127.0.0.1:$port
 loopback_users = none
 CONF
+    if [[ -n "${5:-}" ]]; then
+        tls_dir=$5
+        tls_port=${6:?TLS_PORT}
+        # The node runs as the rabbitmq user: it gets copies it can read.
+        cp "$tls_dir/ca.pem" "$tls_dir/server.pem" "$tls_dir/server.key" "$dir/"
+        cat >>"$dir/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $dir/ca.pem
+ssl_options.certfile = $dir/server.pem
+ssl_options.keyfile = $dir/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+    fi
     : >"$dir/enabled_plugins"
     : >"$dir/rabbitmq-env.conf"
     chown -R rabbitmq:rabbitmq "$dir" 2>/dev/null || true
