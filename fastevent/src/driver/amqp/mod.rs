@@ -84,7 +84,9 @@ use topology::Topology;
 /// ```
 #[derive(Debug, Clone)]
 pub struct AmqpOptions {
-    /// `amqp://user:password@host:port/vhost` (`RABBITMQ_URL`).
+    /// `amqp://user:password@host:port/vhost`, or `amqps://` with
+    /// `cacertfile`, `certfile`, `keyfile` in the query; several nodes
+    /// separated by commas (`RABBITMQ_URL`).
     pub url: String,
     /// Prefix of every queue name (`FASTEVENT_AMQP_PREFIX`).
     pub prefix: String,
