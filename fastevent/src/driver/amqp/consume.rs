@@ -283,7 +283,7 @@ impl Inner {
             self.topology
                 .declare_work_queue(&link, queue)
                 .await
-                .map_err(fail)?;
+                .map_err(|e| self.broker.error(format!("starting to consume: {e}")))?;
         }
         let channel = link.connection.create_channel().await.map_err(fail)?;
         // One consumer: a per-consumer limit (RabbitMQ's cheaper kind); several
@@ -475,7 +475,10 @@ impl Inner {
         match how {
             Settlement::Ack => None,
             Settlement::Retry(delay, error) => Some(Outgoing {
-                route: Route::Delay(meta.queue.clone(), super::topology::bucket_for(*delay)),
+                route: Route::Delay(
+                    meta.queue.clone(),
+                    delay.as_millis().min(u64::MAX as u128) as u64,
+                ),
                 properties: meta.retry_properties(error),
                 body,
             }),
@@ -611,9 +614,9 @@ impl Inner {
                 .map_err(|e| self.queue_error(e.message))?;
         }
         if let Settlement::Retry(delay, _) = &how {
-            let bucket = super::topology::bucket_for(*delay);
-            self.local
-                .delayed(&job.queue, Duration::from_millis(bucket));
+            let units = super::delay::units_for(*delay);
+            let waits = Duration::from_millis(units * super::delay::UNIT_MS);
+            self.local.delayed(&job.queue, waits);
         }
         let acked = acker.ack(BasicAckOptions::default()).await;
         if !matches!(acked, Ok(true)) {

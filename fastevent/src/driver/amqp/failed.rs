@@ -60,7 +60,7 @@ impl Inner {
         self.topology
             .declare_failed_queue(&link)
             .await
-            .map_err(fail)?;
+            .map_err(|e| self.queue_error(format!("scanning the failed store: {e}")))?;
         let queue = self.topology.failed_queue();
         let channel = link.connection.create_channel().await.map_err(fail)?;
 

@@ -9,7 +9,7 @@
 //! | `dispatch()` returns `Ok` | the broker confirmed every job of the event: each is a persistent message on a durable queue, on disk |
 //! | the broker is down or does not confirm in time | `dispatch()` returns an error naming the broker (its URL without the password). Jobs of that event confirmed before the failure stay queued: retrying the dispatch may run them twice |
 //! | listener succeeds | the job is acked: gone |
-//! | listener fails, tries left | a copy waits its backoff in a delay bucket (a queue whose TTL dead-letters it back), then the delivery is acked |
+//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; see [`delay`]), then the delivery is acked |
 //! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
 //! | the worker process dies (crash, SIGKILL, OOM, power) | the broker requeues its unacked jobs at once; each counts the interrupted attempt before it runs again, so a job that kills its worker every time reaches the failed store after `tries` crashes instead of looping (a job merely prefetched by the dead worker counts one too) |
 //! | soft timeout | the listener is cancelled; a failed attempt (retried or failed as above) |
@@ -34,6 +34,7 @@
 
 mod connection;
 mod consume;
+pub mod delay;
 mod depth;
 mod failed;
 pub mod message;
@@ -58,7 +59,7 @@ use message::JobMeta;
 use publish::{Outgoing, Route};
 use std::sync::Arc;
 use std::time::Duration;
-use topology::Topology;
+use topology::{QueueType, Topology};
 
 /// How to reach the broker and name the queues: the settings of the `amqp`
 /// driver, read from the environment by [`Config::from_env`](crate::Config::from_env)
@@ -97,6 +98,9 @@ pub struct AmqpOptions {
     /// vanish by themselves. Never set it in production: an idle queue may
     /// still hold jobs.
     pub queue_expires: Option<Duration>,
+    /// Classic or quorum queues (`FASTEVENT_AMQP_QUEUE_TYPE`); `None`: the
+    /// default for the URL ([`QueueType::default_for`]).
+    pub queue_type: Option<QueueType>,
 }
 
 impl AmqpOptions {
@@ -116,7 +120,14 @@ impl AmqpOptions {
             consumer_timeout: Some(Self::DEFAULT_CONSUMER_TIMEOUT),
             operation_timeout: Duration::from_secs(10),
             queue_expires: None,
+            queue_type: None,
         }
+    }
+
+    /// The queue type in force: the one set, or the URL's default.
+    pub fn effective_queue_type(&self) -> QueueType {
+        self.queue_type
+            .unwrap_or_else(|| QueueType::default_for(&self.url))
     }
 
     /// The URL with its password hidden.
@@ -230,6 +241,7 @@ impl AmqpDriver {
             prefix: options.prefix.clone(),
             default_queue: options.default_queue.clone(),
             expires: options.queue_expires,
+            queue_type: options.effective_queue_type(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -249,8 +261,8 @@ impl AmqpDriver {
         &self.inner.topology
     }
 
-    /// Declares the queues of fastevent queue `queue` now (its work queue
-    /// and delay buckets) rather than at first use: for deploy scripts, or
+    /// Declares the queues of fastevent queue `queue` now (its work queue,
+    /// and the prefix's delay levels) rather than at first use: for deploy scripts, or
     /// before other programs publish to it.
     pub async fn declare(&self, queue: &str) -> Result<(), QueueError> {
         let inner = &self.inner;
@@ -266,6 +278,35 @@ impl AmqpDriver {
             .declare_work_queue(&link, queue)
             .await
             .map_err(|e| inner.queue_error(format!("declaring queue `{queue}`: {e}")))
+    }
+
+    /// Deletes every object of this driver's prefix from the broker: the
+    /// work queues of `queues`, of every queue this process used and of
+    /// every listener linked into it, the
+    /// delay levels, the delivery exchange and the failed store, with the
+    /// jobs they hold. For tests and for tearing an environment down.
+    pub async fn delete_topology(&self, queues: &[&str]) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + inner.options.operation_timeout;
+        let link = inner
+            .broker
+            .link(deadline)
+            .await
+            .map_err(|e| inner.queue_error(e.message))?;
+        let mut names = inner.local.touched();
+        names.extend(queues.iter().map(|q| q.to_string()));
+        names.insert("default".into());
+        for event in registry().events() {
+            for listener in &event.listeners {
+                names.insert(listener.options.queue.unwrap_or("default").to_string());
+            }
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        inner
+            .topology
+            .delete(&link, &names)
+            .await
+            .map_err(|e| inner.queue_error(format!("deleting the topology: {e}")))
     }
 
     /// Checks the listeners linked into this program against the broker's

@@ -26,7 +26,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 pub enum Route {
     /// The work queue of a fastevent queue.
     Work(String),
-    /// A delay bucket (ms) of a fastevent queue.
+    /// The delay levels, for the work queue of a fastevent queue after a
+    /// delay in ms.
     Delay(String, u64),
     /// The failed store.
     Failed,
@@ -106,18 +107,14 @@ async fn attempt(
     let mut error = None;
     for &index in pending {
         let message = &messages[index];
-        let routing_key = match &message.route {
-            Route::Work(queue) => topology.work_queue(queue),
-            Route::Delay(queue, bucket) => topology.delay_queue(queue, *bucket),
-            Route::Failed => topology.failed_queue(),
-        };
+        let (exchange, routing_key) = topology.address(&message.route);
         if error.is_some() {
             left.push(index);
             continue;
         }
         match channel
             .basic_publish(
-                "".into(),
+                exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions {
                     mandatory: true,
