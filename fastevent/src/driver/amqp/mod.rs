@@ -11,6 +11,8 @@
 //! | listener succeeds | the job is acked: gone |
 //! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; see [`delay`]), then the delivery is acked |
 //! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
+//! | the failed store refuses the job (a length limit with `reject-publish`) | the job is parked in the delay queues (30 s) with its error, then offered to the store again, without running; the worker logs why |
+//! | a move or an acknowledgement fails (the channel closed under it, the broker refused the copy) | the worker's channel is closed, so the broker takes back every delivery it held and redelivers them; the interrupted attempt counts. No delivery stays unacknowledged holding a prefetch slot |
 //! | the worker process dies (crash, SIGKILL, OOM, power) | the broker requeues its unacked jobs at once; each counts the interrupted attempt before it runs again, so a job that kills its worker every time reaches the failed store after `tries` crashes instead of looping (a job merely prefetched by the dead worker counts one too) |
 //! | soft timeout | the listener is cancelled; a failed attempt (retried or failed as above) |
 //! | hard timeout | the supervisor kills the worker: as a crash |
@@ -37,8 +39,10 @@ mod consume;
 pub mod delay;
 mod depth;
 mod failed;
+pub use failed::failed_id;
 pub mod message;
 mod publish;
+mod refusal;
 mod timeouts;
 pub mod topology;
 
@@ -101,6 +105,10 @@ pub struct AmqpOptions {
     /// Classic or quorum queues (`FASTEVENT_AMQP_QUEUE_TYPE`); `None`: the
     /// default for the URL ([`QueueType::default_for`]).
     pub queue_type: Option<QueueType>,
+    /// How long a job the failed store refused (at its length limit with
+    /// `reject-publish`, say) waits in the delay queues before it is
+    /// offered to the store again.
+    pub park_delay: Duration,
 }
 
 impl AmqpOptions {
@@ -121,6 +129,7 @@ impl AmqpOptions {
             operation_timeout: Duration::from_secs(10),
             queue_expires: None,
             queue_type: None,
+            park_delay: Duration::from_secs(30),
         }
     }
 
@@ -230,6 +239,8 @@ pub(crate) struct Inner {
     signer: Option<JobSigner>,
     workers: Workers,
     local: Local,
+    /// Held by a scan of the failed store (one at a time per process).
+    scans: tokio::sync::Mutex<()>,
 }
 
 impl AmqpDriver {
@@ -252,6 +263,7 @@ impl AmqpDriver {
                 signer,
                 workers: Workers::default(),
                 local: Local::default(),
+                scans: tokio::sync::Mutex::new(()),
             }),
         }
     }

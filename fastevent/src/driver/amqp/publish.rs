@@ -18,6 +18,8 @@ use lapin::{BasicProperties, Confirmation};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// What a nack says.
+const REFUSED: &str = "the broker refused it (nack)";
 /// Pause before publishing again what was not confirmed.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -52,6 +54,28 @@ pub async fn publish(
     messages: &[Outgoing],
     deadline: Instant,
 ) -> Result<(), BrokerError> {
+    publish_with(broker, topology, messages, deadline, true).await
+}
+
+/// As [`publish`], but a refusal (a nack: the queue is at its length limit
+/// with `reject-publish`, or cannot store the message) is final at once:
+/// for a caller that has somewhere else to put the message.
+pub async fn publish_unless_refused(
+    broker: &Broker,
+    topology: &Topology,
+    messages: &[Outgoing],
+    deadline: Instant,
+) -> Result<(), BrokerError> {
+    publish_with(broker, topology, messages, deadline, false).await
+}
+
+async fn publish_with(
+    broker: &Broker,
+    topology: &Topology,
+    messages: &[Outgoing],
+    deadline: Instant,
+    again_if_refused: bool,
+) -> Result<(), BrokerError> {
     let mut pending: Vec<usize> = (0..messages.len()).collect();
     loop {
         let link = broker.link(deadline).await?;
@@ -62,7 +86,7 @@ pub async fn publish(
                 error
             }
         };
-        if Instant::now() + RETRY_PAUSE >= deadline {
+        if Instant::now() + RETRY_PAUSE >= deadline || (!again_if_refused && error == REFUSED) {
             return Err(broker.error(format!(
                 "{} of {} message(s) not confirmed in time: {error}",
                 pending.len(),
@@ -147,7 +171,7 @@ async fn attempt(
                     returned.reply_code, returned.reply_text
                 )
             }
-            Ok(Ok(Confirmation::Nack(_))) => "the broker refused it (nack)".to_string(),
+            Ok(Ok(Confirmation::Nack(_))) => REFUSED.to_string(),
             Ok(Ok(Confirmation::NotRequested)) => "the channel is not in confirm mode".into(),
             Ok(Err(e)) => format!("waiting for its confirm: {e}"),
             Err(_) => "no confirm before the deadline".to_string(),

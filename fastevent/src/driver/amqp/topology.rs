@@ -34,6 +34,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{ErrorKind, ExchangeKind};
 use std::time::Duration;
 
+/// `x-delivery-limit` of quorum queues: see [`Topology::arguments`].
+const QUORUM_DELIVERY_LIMIT: i64 = 1_000_000;
+
 /// The kind of queue the driver declares (`FASTEVENT_AMQP_QUEUE_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueType {
@@ -195,6 +198,16 @@ impl Topology {
         }
         if self.queue_type == QueueType::Quorum {
             put(&mut arguments, "x-queue-type", "quorum");
+            // fastevent counts attempts itself and gives up after `tries`;
+            // a broker limit could only drop jobs it has not given up on
+            // (RabbitMQ 4 limits to 20 by default, with no dead-letter
+            // target: dropped), and every listing of the failed store hands
+            // its messages back, which counts as a delivery. So: explicit,
+            // and out of reach.
+            arguments.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(QUORUM_DELIVERY_LIMIT),
+            );
         }
         arguments
     }
