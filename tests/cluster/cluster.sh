@@ -36,6 +36,12 @@ start_node() {
     # Its own file, so that the machine's (which pins port 5672) is not read.
     echo "log.file.level = info" >"$base/rabbitmq.conf"
     echo "[]." >"$base/enabled_plugins"
+    # A quorum queue dead-lettering at least once waits this long for the
+    # target's confirm before it sends again (3 minutes by default): a retry
+    # between two delay levels when a leader dies is that late. Shortened
+    # here so the test waits less; the README says so to operators.
+    echo "[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, ${FE_CLUSTER_DLX_CONFIRM_MS:-15000}}]}]." \
+        >"$base/advanced.config"
     : >"$base/rabbitmq-env.conf"
     chown -R rabbitmq:rabbitmq "$base"
     # As the rabbitmq user: its cookie is the one rabbitmqctl presents.
@@ -46,6 +52,7 @@ start_node() {
         RABBITMQ_DIST_PORT=$(($(port "$n") + 20000)) \
         RABBITMQ_CONF_ENV_FILE='$base/rabbitmq-env.conf' \
         RABBITMQ_CONFIG_FILE='$base/rabbitmq.conf' \
+        RABBITMQ_ADVANCED_CONFIG_FILE='$base/advanced.config' \
         RABBITMQ_ENABLED_PLUGINS_FILE='$base/enabled_plugins' \
         RABBITMQ_MNESIA_BASE='$base/mnesia' \
         RABBITMQ_LOG_BASE='$base/log' \
