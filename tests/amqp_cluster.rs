@@ -47,7 +47,7 @@ pub struct RecordClusterJob;
 impl RecordClusterJob {
     async fn handle(&self, job: &ClusterJob) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        if job.n % 10 == 0 && FIRST_TRIES.lock().unwrap().insert(job.n) {
+        if job.n.is_multiple_of(10) && FIRST_TRIES.lock().unwrap().insert(job.n) {
             return Err("first attempt of a tenth job".into());
         }
         *HANDLED.lock().unwrap().entry(job.n).or_insert(0) += 1;
