@@ -202,7 +202,13 @@ async fn a_node_killed_mid_run_loses_no_dispatched_job() {
     println!("cluster: node 2 restarted at {:?}", start.elapsed());
 
     let (accepted, refused, first_error) = dispatching.await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let waiting = Instant::now();
+    // How long the jobs get to come back (`FE_CLUSTER_WAIT_S`, 120 s).
+    let wait = std::env::var("FE_CLUSTER_WAIT_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let deadline = Instant::now() + Duration::from_secs(wait);
     let missing = loop {
         let missing: Vec<u64> = {
             let handled = HANDLED.lock().unwrap();
@@ -217,6 +223,10 @@ async fn a_node_killed_mid_run_loses_no_dispatched_job() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    println!(
+        "cluster: the last job came back {:?} after dispatching ended",
+        waiting.elapsed()
+    );
     let failed = workers_driver.failed_count().await.unwrap_or(0);
     stop.notify_waiters();
     for worker in workers {
