@@ -8,6 +8,11 @@
 //! (here: parked, then in the failed store once it takes them again), none
 //! lost; and the worker's log must say why.
 //!
+//! And a retry the broker refuses (its delay queues at a length limit of 0
+//! with reject-publish): the worker closes its channel so the broker
+//! redelivers the job, the interrupted attempt counts, and the job ends in
+//! the failed store after its `tries`, while the other jobs flow.
+//!
 //! Runs when `FASTEVENT_AMQP_URL` names a broker; sets a policy with
 //! `rabbitmqctl` (root), with a pattern that matches this test's queue
 //! only, and removes it at the end.
@@ -29,6 +34,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
 static GOOD: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+static UNRETRIABLE_RUNS: Mutex<u32> = Mutex::new(0);
+static LOGGING: std::sync::Once = std::sync::Once::new();
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
@@ -43,6 +50,22 @@ pub struct AlwaysFails;
 impl AlwaysFails {
     async fn handle(&self, job: &Doomed) -> Result<(), String> {
         Err(format!("doomed job {}", job.n))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct Unretriable {
+    pub n: u64,
+}
+
+#[derive(Default)]
+pub struct FailsThrice;
+
+#[listener(on = Unretriable, tries = 3)]
+impl FailsThrice {
+    async fn handle(&self, _: &Unretriable) -> Result<(), String> {
+        *UNRETRIABLE_RUNS.lock().unwrap() += 1;
+        Err("fails every time".into())
     }
 }
 
@@ -119,7 +142,10 @@ async fn work_until(driver: &Arc<AmqpDriver>, limit: Duration, done: impl Fn() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_the_failed_store_refuses_do_not_stall_the_worker_and_are_not_lost() {
     let Some(url) = url() else { return };
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture)).unwrap();
+    LOGGING.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture))
+            .unwrap()
+    });
     let prefix = fresh_prefix("stuck");
     let mut tidy = Tidy::new(&url, &prefix);
     let mut options = AmqpOptions {
@@ -147,10 +173,10 @@ async fn jobs_the_failed_store_refuses_do_not_stall_the_worker_and_are_not_lost(
 
     let started = Instant::now();
     work_until(&driver, Duration::from_secs(90), || {
-        GOOD.lock().unwrap().len() == 40
+        GOOD.lock().unwrap().range(0..40).count() == 40
     })
     .await;
-    let good = GOOD.lock().unwrap().len();
+    let good = GOOD.lock().unwrap().range(0..40).count();
     println!("good jobs handled: {good}/40 in {:?}", started.elapsed());
     assert_eq!(good, 40, "the worker stalled behind the refused jobs");
     let log = LOG.lock().unwrap().join("\n");
@@ -185,4 +211,58 @@ async fn jobs_the_failed_store_refuses_do_not_stall_the_worker_and_are_not_lost(
         started.elapsed()
     );
     assert_eq!(stored, 30, "refused jobs were lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_the_broker_refuses_hands_the_job_back_with_its_attempt_counted() {
+    let Some(url) = url() else { return };
+    let prefix = fresh_prefix("refused-retry");
+    let mut tidy = Tidy::new(&url, &prefix);
+    let options = AmqpOptions {
+        prefix: prefix.clone(),
+        operation_timeout: Duration::from_secs(1),
+        ..AmqpOptions::new(url.clone())
+    };
+    let driver = Arc::new(AmqpDriver::new(options, JobDefaults::default(), None));
+    driver.declare("default").await.unwrap();
+    // Every delay queue of this prefix refuses every retry.
+    tidy.set_policy(
+        &format!("{prefix}-no-retry"),
+        &format!("^{}~delay\\.", prefix.replace('.', "\\.")),
+        r#"{"max-length":0,"overflow":"reject-publish"}"#,
+    );
+    fastevent::dispatch_to(driver.as_ref() as &dyn Driver, Unretriable { n: 0 })
+        .await
+        .unwrap();
+    for n in 100..110 {
+        fastevent::dispatch_to(driver.as_ref() as &dyn Driver, Good { n })
+            .await
+            .unwrap();
+    }
+    let in_store = || {
+        let driver = driver.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(async move { driver.failed_jobs(10).await.unwrap() })
+        })
+        .join()
+        .unwrap()
+    };
+    let good = || GOOD.lock().unwrap().range(100..110).count();
+    work_until(&driver, Duration::from_secs(60), || {
+        good() == 10 && !in_store().is_empty()
+    })
+    .await;
+    let stored = in_store();
+    let runs = *UNRETRIABLE_RUNS.lock().unwrap();
+    let attempts: Vec<u32> = stored.iter().map(|j| j.attempts).collect();
+    println!(
+        "good: {}/10, runs of the refused job: {runs}, attempts in the failed store: {attempts:?}",
+        good()
+    );
+    assert_eq!(good(), 10, "the other jobs flow");
+    assert_eq!(stored.len(), 1, "the job reaches the failed store");
+    assert_eq!(stored[0].attempts, 3, "each interrupted attempt counts");
+    assert_eq!(runs, 3, "no attempt runs beyond its tries");
 }
