@@ -9,13 +9,15 @@
 //!
 //! Runs when `FASTEVENT_AMQP_URL` is set (`.ci/run` sets it); the restart
 //! needs `rabbitmqctl` (root). The two tests take turns: one of them stops
-//! the broker.
+//! the broker. Each run deletes its queues and exchanges when it ends.
 
 use fastevent::driver::Driver;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::job::JobDefaults;
 use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};
+
+mod amqp_support;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -87,15 +89,18 @@ struct Run {
     prefix: String,
     dir: PathBuf,
     workers: Vec<Child>,
+    /// Dropped after `drop` stopped the workers: deletes the run's queues.
+    _tidy: amqp_support::Tidy,
 }
 
 impl Run {
     fn new(url: String, name: &str) -> Self {
-        let prefix = format!("fe-chaos-{name}-{}", std::process::id());
+        let prefix = amqp_support::fresh_prefix(&format!("chaos-{name}"));
         let dir = std::env::temp_dir().join(&prefix);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self {
+            _tidy: amqp_support::Tidy::new(&url, &prefix),
             url,
             prefix,
             dir,

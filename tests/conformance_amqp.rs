@@ -1,16 +1,20 @@
 //! The driver conformance suite on the RabbitMQ driver, unchanged. Each test
-//! gets queues of its own (a unique prefix; they expire 10 minutes after
-//! their last use).
+//! gets queues of its own (a unique prefix), deleted when the test ends
+//! (and, should the process die first, expiring 10 minutes after their
+//! last use). `FASTEVENT_AMQP_QUEUE_TYPE` (`classic` or `quorum`) picks the
+//! queue type; `.ci/run` runs the suite with both.
 //!
 //! Runs when `FASTEVENT_AMQP_URL` names a broker (`.ci/run` starts one and
 //! sets it); otherwise each test says it was skipped and passes, so a plain
 //! `cargo test` needs no server.
 
 // The suite's bookkeeping statics are spelled out on purpose (one line each).
+mod amqp_support;
 #[allow(clippy::type_complexity)]
 mod conformance;
 
 use conformance::{Queue, Target};
+use fastevent::driver::amqp::topology::QueueType;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
 use fastevent::job::{JobDefaults, JobSigner};
 use lapin::options::BasicPublishOptions;
@@ -18,7 +22,6 @@ use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const URL_ENV: &str = "FASTEVENT_AMQP_URL";
@@ -37,16 +40,11 @@ fn url() -> Option<String> {
     url
 }
 
-fn fresh_prefix() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "fe-conformance-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
+/// The queue type under test, from `FASTEVENT_AMQP_QUEUE_TYPE` (else the
+/// driver's default).
+fn queue_type() -> Option<QueueType> {
+    let text = std::env::var("FASTEVENT_AMQP_QUEUE_TYPE").ok()?;
+    Some(QueueType::parse(&text).expect("FASTEVENT_AMQP_QUEUE_TYPE: classic or quorum"))
 }
 
 fn driver(prefix: &str, signer: Option<JobSigner>) -> AmqpDriver {
@@ -54,12 +52,13 @@ fn driver(prefix: &str, signer: Option<JobSigner>) -> AmqpDriver {
     let options = AmqpOptions {
         prefix: prefix.to_string(),
         queue_expires: Some(Duration::from_secs(600)),
+        queue_type: queue_type(),
         ..AmqpOptions::new(url)
     };
     AmqpDriver::new(options, JobDefaults::default(), signer)
 }
 
-fn open(prefix: String, signing_key: Option<&str>) -> Queue {
+fn open(prefix: String, signing_key: Option<&str>, cleanup: Option<amqp_support::Tidy>) -> Queue {
     let signer = signing_key.map(|k| JobSigner::new(k).unwrap());
     let driver = Arc::new(driver(&prefix, signer.clone()));
     // Workers consume on a connection of their own, opened at their first
@@ -79,16 +78,22 @@ fn open(prefix: String, signing_key: Option<&str>) -> Queue {
             (PREFIX_ENV.into(), prefix),
             (URL_ENV.into(), std::env::var(URL_ENV).unwrap()),
         ],
+        cleanup: cleanup.map(|tidy| Arc::new(tidy) as Arc<dyn Send + Sync>),
     }
 }
 
 impl Target for Amqp {
     fn open(&self, signing_key: Option<&str>) -> Queue {
-        open(fresh_prefix(), signing_key)
+        let prefix = amqp_support::fresh_prefix("conformance");
+        let url = std::env::var(URL_ENV).unwrap();
+        let mut tidy = amqp_support::Tidy::new(&url, &prefix);
+        tidy.queue_type = queue_type();
+        open(prefix, signing_key, Some(tidy))
     }
 
     fn open_from_env(&self) -> Queue {
-        open(std::env::var(PREFIX_ENV).unwrap(), None)
+        // The parent test deletes the queues, not this child.
+        open(std::env::var(PREFIX_ENV).unwrap(), None, None)
     }
 
     fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>) {
@@ -189,4 +194,67 @@ async fn child_worker() {
     if conformance::is_child() {
         conformance::run_child_worker(&Amqp).await;
     }
+}
+
+/// Whether a queue named `name` exists on the broker (a passive declare on
+/// a channel of its own: a missing queue closes the channel).
+async fn queue_exists(connection: &Connection, name: &str) -> bool {
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions::default().passive(),
+            FieldTable::default(),
+        )
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_leaves_nothing_on_the_broker() {
+    let Some(url) = url() else { return };
+    use conformance::Target;
+    let queue = Amqp.open(None);
+    let prefix = queue.child_env[0].1.clone();
+    // Every kind of object: a work queue, the delay levels, the failed store.
+    let driver = driver(&prefix, None);
+    driver.declare("default").await.unwrap();
+    // Listing the failed store declares it.
+    fastevent::driver::durable::DurableQueue::failed_jobs(&driver, 1)
+        .await
+        .unwrap();
+    let topology = driver.topology().clone();
+    let names = [
+        topology.work_queue("default"),
+        topology.delay_level(0),
+        topology.delay_level(25),
+        topology.failed_queue(),
+    ];
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    for name in &names {
+        assert!(queue_exists(&connection, name).await, "{name} was declared");
+    }
+    drop(queue);
+    for name in &names {
+        assert!(
+            !queue_exists(&connection, name).await,
+            "{name} is left behind"
+        );
+    }
+    let channel = connection.create_channel().await.unwrap();
+    let exchange = channel
+        .exchange_declare(
+            topology.delivery_exchange().as_str().into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await;
+    assert!(exchange.is_err(), "the delivery exchange is left behind");
+    let _ = connection.close(200, "done".into()).await;
 }

@@ -41,6 +41,7 @@ fn open(path: PathBuf, signing_key: Option<&str>) -> Queue {
         durable: driver,
         signer,
         child_env: vec![(PATH_ENV.into(), path.display().to_string())],
+        cleanup: None,
     }
 }
 

@@ -100,6 +100,7 @@ impl FromStr for QueueDriver {
 /// | `ASYNC_FARM_JOBS_QUEUE` | none | AMQP name of the `default` queue, instead of `{prefix}.default` |
 /// | `RABBITMQ_CONSUMER_TIMEOUT_S` | `1800` | the broker's `consumer_timeout` (`0`: disabled there); listeners' timeouts must be shorter |
 /// | `FASTEVENT_AMQP_TIMEOUT_S` | `10` | how long a dispatch waits for the broker (reconnect, confirms, a publishing block) before it fails |
+/// | `FASTEVENT_AMQP_QUEUE_TYPE` | `classic` for one node URL, `quorum` for several | the type of every queue the `amqp` driver declares: `classic` or `quorum` |
 /// | `FASTEVENT_TRIES` | `3` | attempts of a job whose listener sets no `tries` |
 /// | `SOFT_TIMEOUT_S` | none | soft timeout of a listener that sets none |
 /// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
@@ -201,6 +202,14 @@ impl Config {
         }
         if let Some(timeout) = env.seconds("FASTEVENT_AMQP_TIMEOUT_S", 0.1)? {
             config.amqp.operation_timeout = timeout;
+        }
+        if let Some(kind) = env.string("FASTEVENT_AMQP_QUEUE_TYPE")? {
+            let parsed = crate::driver::amqp::topology::QueueType::parse(&kind);
+            config.amqp.queue_type = Some(parsed.ok_or(ConfigError::Invalid {
+                variable: "FASTEVENT_AMQP_QUEUE_TYPE",
+                value: kind,
+                expected: "classic or quorum".into(),
+            })?);
         }
         // Checked only for the driver that uses them: a stray RABBITMQ_URL
         // does not stop a SQLite app.
@@ -670,6 +679,23 @@ mod tests {
         assert_eq!(amqp.consumer_timeout, Some(Duration::from_secs(1800)));
         assert_eq!(amqp.operation_timeout, Duration::from_secs(10));
         assert_eq!(amqp.queue_expires, None);
+        assert_eq!(amqp.queue_type, None);
+    }
+
+    #[test]
+    fn the_queue_type_is_read_and_checked() {
+        use crate::driver::amqp::topology::QueueType;
+        let amqp = config(&[("FASTEVENT_AMQP_QUEUE_TYPE", " Quorum ")])
+            .unwrap()
+            .amqp;
+        assert_eq!(amqp.queue_type, Some(QueueType::Quorum));
+        let error = config(&[("FASTEVENT_AMQP_QUEUE_TYPE", "stream")])
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("FASTEVENT_AMQP_QUEUE_TYPE"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct Queue {
     pub signer: Option<JobSigner>,
     /// What a child process needs to open the same queue.
     pub child_env: Vec<(String, String)>,
+    /// Held while the queue is in use; dropping the last clone of the
+    /// queue drops it, which removes what the test made (a broker's
+    /// queues), even when the test fails.
+    pub cleanup: Option<Arc<dyn Send + Sync>>,
 }
 
 /// A driver under test.

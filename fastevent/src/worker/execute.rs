@@ -262,7 +262,7 @@ fn owned_or_lost(
     tracing::warn!(
         target: "fastevent",
         event = %job.event, listener = %job.listener, job = %job.job_id, attempt = job.attempt,
-        "lease lost, another claim owns the job: this attempt's outcome ({outcome:?}) was not applied"
+        "the queue took the job back (a lapsed lease, or a broker redelivering it): this attempt's outcome ({outcome:?}) was not applied"
     );
     crate::observe::lease_lost(&job.queue, context.queue.name());
     Outcome::LeaseLost

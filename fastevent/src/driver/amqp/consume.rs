@@ -27,7 +27,7 @@
 
 use super::Inner;
 use super::connection::BrokerError;
-use super::message::JobMeta;
+use super::message::{self, JobMeta};
 use super::publish::{Outgoing, Route};
 use crate::driver::durable::{ClaimedJob, QueueError, Settled};
 use futures_util::FutureExt;
@@ -119,7 +119,7 @@ struct Held {
 
 /// One worker's channel and consumers.
 pub struct Slot {
-    worker: String,
+    pub(super) worker: String,
     /// Its fastevent queues, in priority order.
     pub queues: Vec<String>,
     prefetch: u16,
@@ -175,7 +175,7 @@ impl Slot {
             .sum()
     }
 
-    fn clear_buffer(&self) {
+    pub(super) fn clear_buffer(&self) {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         buffer.iter_mut().for_each(VecDeque::clear);
     }
@@ -283,7 +283,7 @@ impl Inner {
             self.topology
                 .declare_work_queue(&link, queue)
                 .await
-                .map_err(fail)?;
+                .map_err(|e| self.broker.error(format!("starting to consume: {e}")))?;
         }
         let channel = link.connection.create_channel().await.map_err(fail)?;
         // One consumer: a per-consumer limit (RabbitMQ's cheaper kind); several
@@ -382,13 +382,27 @@ impl Inner {
             };
             if let Some((settlement, _)) = lost {
                 tracing::info!(target: "fastevent", job = %meta.job_id, "redelivered job was already settled here; applying that");
-                let this = self.clone();
+                let (this, slot) = (self.clone(), slot.clone());
                 tokio::spawn(async move {
                     let attempts = meta.attempts.saturating_add(1);
-                    this.apply(meta, attempts, delivery, settlement).await
+                    this.apply(&slot, meta, attempts, delivery, settlement)
+                        .await
                 });
                 return;
             }
+        }
+        if let Some(error) = message::parked_error(&delivery.properties) {
+            // Parked on its way to the failed store: offered to it again,
+            // not run.
+            let (this, slot) = (self.clone(), slot.clone());
+            let transit = self.local.start(queue, false);
+            tokio::spawn(async move {
+                let attempts = meta.attempts;
+                this.apply(&slot, meta, attempts, delivery, Settlement::Fail(error))
+                    .await;
+                this.local.finish(transit);
+            });
+            return;
         }
         if !delivery.redelivered {
             slot.push(index, delivery);
@@ -399,11 +413,11 @@ impl Inner {
             return;
         }
         // Interrupted before it was settled: count that attempt first.
-        let this = self.clone();
+        let (this, slot) = (self.clone(), slot.clone());
         let transit = self.local.start(queue, false);
         tokio::spawn(async move {
             let attempts = meta.attempts.saturating_add(1);
-            this.checkpoint(meta, attempts, delivery).await;
+            this.checkpoint(&slot, meta, attempts, delivery).await;
             this.local.finish(transit);
         });
     }
@@ -425,69 +439,92 @@ impl Inner {
 
     /// Publishes the job again with `attempts` counted, then acks this
     /// delivery; on failure hands the delivery back.
-    async fn checkpoint(&self, meta: JobMeta, attempts: u32, delivery: Delivery) {
+    async fn checkpoint(&self, slot: &Slot, meta: JobMeta, attempts: u32, delivery: Delivery) {
         let meta = JobMeta { attempts, ..meta };
         let copy = Outgoing {
             route: Route::Work(meta.queue.clone()),
             properties: meta.properties(),
             body: delivery.data,
         };
-        self.publish_then_ack(copy, &delivery.acker, &meta.job_id)
+        self.publish_then_ack(slot, copy, &delivery.acker, &meta.job_id)
             .await;
     }
 
     /// Applies a settlement to `delivery`: the same moves as `settle`.
-    async fn apply(&self, meta: JobMeta, attempts: u32, delivery: Delivery, how: Settlement) {
+    async fn apply(
+        &self,
+        slot: &Slot,
+        meta: JobMeta,
+        attempts: u32,
+        delivery: Delivery,
+        how: Settlement,
+    ) {
         let meta = JobMeta { attempts, ..meta };
-        match self.copy_for(&meta, &how, delivery.data) {
-            Some(copy) => {
-                self.publish_then_ack(copy, &delivery.acker, &meta.job_id)
-                    .await
-            }
-            None => {
-                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
-            }
-        }
+        let _moving = self.workers.moving(&meta.job_id);
+        let moved = self.move_copy(&meta, &how, delivery.data).await;
+        self.ack_or_hand_back(slot, moved, &delivery.acker, &meta.job_id)
+            .await;
     }
 
-    async fn publish_then_ack(&self, copy: Outgoing, acker: &Acker, job_id: &str) {
+    async fn publish_then_ack(&self, slot: &Slot, copy: Outgoing, acker: &Acker, job_id: &str) {
         let _moving = self.workers.moving(job_id);
-        match self.publish(std::slice::from_ref(&copy)).await {
-            Ok(()) => {
-                let _ = acker.ack(BasicAckOptions::default()).await;
-            }
+        let moved = self.publish(std::slice::from_ref(&copy)).await;
+        self.ack_or_hand_back(slot, moved, acker, job_id).await;
+    }
+
+    /// Acks a delivery whose move is done, or hands it back (requeued)
+    /// when the move failed. When the channel does not take that, the
+    /// channel is closed: the delivery must not stay unacknowledged.
+    async fn ack_or_hand_back(
+        &self,
+        slot: &Slot,
+        moved: Result<(), BrokerError>,
+        acker: &Acker,
+        job_id: &str,
+    ) {
+        let settled = match moved {
+            Ok(()) => acker.ack(BasicAckOptions::default()).await,
             Err(error) => {
                 tracing::warn!(target: "fastevent", job = %job_id, %error, "could not move a redelivered job; handing it back");
                 // Not at once: the broker would hand it straight back.
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = acker
+                acker
                     .nack(BasicNackOptions {
                         requeue: true,
                         multiple: false,
                     })
-                    .await;
+                    .await
             }
+        };
+        if !matches!(settled, Ok(true)) && !acker.poisoned() {
+            self.break_session(slot, "an ack or nack did not get through")
+                .await;
         }
     }
 
-    /// The message a settlement publishes before the ack, if any.
-    fn copy_for(&self, meta: &JobMeta, how: &Settlement, body: Vec<u8>) -> Option<Outgoing> {
+    /// Publishes (confirmed) the copy a settlement needs: none for an ack,
+    /// a retry into the delay queues, or the job to the failed store
+    /// (parked if the store refuses it).
+    async fn move_copy(
+        &self,
+        meta: &JobMeta,
+        how: &Settlement,
+        body: Vec<u8>,
+    ) -> Result<(), BrokerError> {
         match how {
-            Settlement::Ack => None,
-            Settlement::Retry(delay, error) => Some(Outgoing {
-                route: Route::Delay(meta.queue.clone(), super::topology::bucket_for(*delay)),
-                properties: meta.retry_properties(error),
-                body,
-            }),
-            Settlement::Fail(error) => Some(Outgoing {
-                route: Route::Failed,
-                properties: meta.failed_properties(
-                    error,
-                    crate::job::now_ms(),
-                    super::failed::new_failed_id(),
-                ),
-                body,
-            }),
+            Settlement::Ack => Ok(()),
+            Settlement::Retry(delay, error) => {
+                let copy = Outgoing {
+                    route: Route::Delay(
+                        meta.queue.clone(),
+                        delay.as_millis().min(u64::MAX as u128) as u64,
+                    ),
+                    properties: meta.retry_properties(error),
+                    body,
+                };
+                self.publish(std::slice::from_ref(&copy)).await
+            }
+            Settlement::Fail(error) => self.fail_or_park(meta, body, error).await,
         }
     }
 
@@ -605,21 +642,35 @@ impl Inner {
         }
         let meta = JobMeta::claimed(job, job.attempt);
         let _moving = self.workers.moving(&job.job_id);
-        if let Some(copy) = self.copy_for(&meta, &how, job.body.clone()) {
-            self.publish(std::slice::from_ref(&copy))
-                .await
-                .map_err(|e| self.queue_error(e.message))?;
+        if let Err(error) = self.move_copy(&meta, &how, job.body.clone()).await {
+            // Nowhere to put the job now: back to the broker, attempt counted.
+            self.forget_held(job.receipt);
+            tracing::warn!(
+                target: "fastevent", job = %job.job_id, %error,
+                "could not settle this job; the broker takes it back and redelivers it"
+            );
+            if let Some(slot) = self.slot_of(worker) {
+                self.break_session(&slot, "a settle's move failed").await;
+            }
+            self.after_settle(worker).await;
+            return Ok(Settled::LeaseLost);
         }
         if let Settlement::Retry(delay, _) = &how {
-            let bucket = super::topology::bucket_for(*delay);
-            self.local
-                .delayed(&job.queue, Duration::from_millis(bucket));
+            let units = super::delay::units_for(*delay);
+            let waits = Duration::from_millis(units * super::delay::UNIT_MS);
+            self.local.delayed(&job.queue, waits);
         }
         let acked = acker.ack(BasicAckOptions::default()).await;
         if !matches!(acked, Ok(true)) {
             // The copy exists: if the broker redelivers the original here,
             // ack it and nothing more.
             self.remember_lost(&job.job_id, Settlement::Ack);
+            if !acker.poisoned()
+                && let Some(slot) = self.slot_of(worker)
+            {
+                self.break_session(&slot, "an ack did not get through")
+                    .await;
+            }
         }
         self.forget_held(job.receipt);
         self.after_settle(worker).await;
@@ -634,13 +685,20 @@ impl Inner {
             held.remove(&job.receipt)
         };
         if let Some(held) = held {
-            let _ = held
+            let handed_back = held
                 .acker
                 .nack(BasicNackOptions {
                     requeue: true,
                     multiple: false,
                 })
                 .await;
+            if !matches!(handed_back, Ok(true))
+                && !held.acker.poisoned()
+                && let Some(slot) = self.slot_of(worker)
+            {
+                self.break_session(&slot, "a nack did not get through")
+                    .await;
+            }
         }
         self.after_settle(worker).await;
     }
@@ -709,8 +767,9 @@ impl Inner {
                 properties: meta.properties(),
                 body: delivery.data.clone(),
             };
+            let slot = &slot;
             async move {
-                self.publish_then_ack(copy, &delivery.acker, &meta.job_id)
+                self.publish_then_ack(slot, copy, &delivery.acker, &meta.job_id)
                     .await
             }
         });

@@ -1,6 +1,10 @@
 //! Queue depth, for the supervisor's scaling, `status`, and a worker's
 //! `--stop-when-empty`. From the broker: a passive declare's message count
-//! of each work queue (ready) and of its delay buckets (delayed). From this
+//! of each work queue (ready) and of the prefix's delay levels (delayed:
+//! the levels are shared by all work queues of the prefix, and the broker
+//! cannot say for which queue a retry waits, so each queue shows the
+//! prefix's total, an upper bound: a worker stopping when empty waits for
+//! every retry of the prefix to come back). From this
 //! process: the jobs its workers hold (running), since AMQP does not count
 //! unacknowledged messages for anyone but the management plugin.
 //!
@@ -11,11 +15,11 @@
 //! count has reached this process (RabbitMQ answers a channel's methods in
 //! order, after the deliveries it sent that channel before them). A job is
 //! then either counted ready, or here. Jobs this process moved a moment ago
-//! (a retry into a delay bucket, a checkpoint) are counted from its own
+//! (a retry into the delay levels, a checkpoint) are counted from its own
 //! records until they are surely visible to the broker's counts.
 
 use super::Inner;
-use super::topology::DELAY_BUCKETS_MS;
+use super::delay::LEVELS;
 use crate::driver::durable::{QueueDepth, QueueError};
 use crate::registry::registry;
 use futures_util::future::join_all;
@@ -70,7 +74,7 @@ impl Local {
         }
     }
 
-    /// A job of `queue` now waits `delay` in a delay bucket.
+    /// A job of `queue` now waits `delay` in the delay levels.
     pub fn delayed(&self, queue: &str, delay: Duration) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.moves
@@ -92,7 +96,7 @@ impl Local {
         }
     }
 
-    fn touched(&self) -> BTreeSet<String> {
+    pub fn touched(&self) -> BTreeSet<String> {
         self.touched
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -169,6 +173,7 @@ impl Inner {
             }
         }
 
+        let delayed_in_levels = self.delayed_count(&link).await;
         let mut depths = Vec::with_capacity(queues.len());
         for queue in queues {
             let work = self.topology.work_queue(&queue);
@@ -183,7 +188,7 @@ impl Inner {
                 // Never declared: no job was ever sent to it.
                 continue;
             };
-            let delayed = self.delayed_count(&link, &queue).await;
+            let delayed = delayed_in_levels;
             let (moving, moved_delayed) = self.local.counts(&queue);
             let running = self.held_in(&queue)
                 + self
@@ -202,15 +207,15 @@ impl Inner {
         Ok(depths)
     }
 
-    /// Messages in `queue`'s delay buckets (0 for buckets that are missing).
-    async fn delayed_count(&self, link: &super::connection::Link, queue: &str) -> u64 {
+    /// Messages in the prefix's delay levels (0 for levels that are missing).
+    async fn delayed_count(&self, link: &super::connection::Link) -> u64 {
         let Ok(channel) = link.utility().await else {
             return 0;
         };
-        // Back to back on one channel: one round trip's wait for all buckets.
-        let counts = join_all(DELAY_BUCKETS_MS.iter().map(|bucket| {
+        // Back to back on one channel: one round trip's wait for all levels.
+        let counts = join_all((0..LEVELS).map(|level| {
             channel.queue_declare(
-                self.topology.delay_queue(queue, *bucket).into(),
+                self.topology.delay_level(level).into(),
                 QueueDeclareOptions::default().passive(),
                 FieldTable::default(),
             )

@@ -37,6 +37,11 @@ pub const FAILED_AT: &str = "x-fastevent-failed-at";
 /// Header: the job's id in the failed store (what `failed retry <id>` takes).
 pub const FAILED_ID: &str = "x-fastevent-failed-id";
 
+/// Header: on a job parked because the failed store refused it, the error
+/// it is to be stored with; such a job is not run again, only offered to
+/// the failed store again.
+pub const PARKED: &str = "x-fastevent-parked";
+
 /// Headers longer than this are cut: an error message must not make a
 /// message too large for the broker's frame limits.
 const MAX_ERROR_BYTES: usize = 4096;
@@ -169,6 +174,14 @@ impl JobMeta {
         })
     }
 
+    /// The properties of this job parked on its way to the failed store,
+    /// which it is to reach with `error`.
+    pub fn parked_properties(&self, error: &str) -> BasicProperties {
+        with_headers(self.properties(), |headers| {
+            put_string(headers, PARKED, truncate(error))
+        })
+    }
+
     /// The properties of this job in the failed store.
     pub fn failed_properties(&self, error: &str, failed_at_ms: u64, id: i64) -> BasicProperties {
         with_headers(self.properties(), |headers| {
@@ -181,6 +194,11 @@ impl JobMeta {
             headers.insert(FAILED_ID.into(), AMQPValue::LongLongInt(id));
         })
     }
+}
+
+/// The error a parked job is to reach the failed store with, if it is one.
+pub fn parked_error(properties: &BasicProperties) -> Option<String> {
+    Headers(properties.headers().as_ref()).string(PARKED)
 }
 
 /// A failed-store message as a [`FailedJob`]; `fallback_id` names one that
@@ -366,5 +384,13 @@ mod tests {
         assert_eq!(failed.failed_at_ms, 1234);
         assert!(failed.error.len() <= MAX_ERROR_BYTES && failed.error.starts_with('é'));
         assert_eq!(failed_meta(&properties).queue, "emails");
+    }
+
+    #[test]
+    fn a_parked_job_keeps_its_error_and_attempts() {
+        let properties = meta().parked_properties("boom");
+        assert_eq!(parked_error(&properties).as_deref(), Some("boom"));
+        assert_eq!(JobMeta::read(&properties, "emails", 3), meta());
+        assert_eq!(parked_error(&meta().properties()), None);
     }
 }

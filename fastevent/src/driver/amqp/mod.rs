@@ -9,8 +9,10 @@
 //! | `dispatch()` returns `Ok` | the broker confirmed every job of the event: each is a persistent message on a durable queue, on disk |
 //! | the broker is down or does not confirm in time | `dispatch()` returns an error naming the broker (its URL without the password). Jobs of that event confirmed before the failure stay queued: retrying the dispatch may run them twice |
 //! | listener succeeds | the job is acked: gone |
-//! | listener fails, tries left | a copy waits its backoff in a delay bucket (a queue whose TTL dead-letters it back), then the delivery is acked |
+//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; see [`delay`]), then the delivery is acked |
 //! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
+//! | the failed store refuses the job (a length limit with `reject-publish`) | the job is parked in the delay queues (30 s) with its error, then offered to the store again, without running; the worker logs why |
+//! | a move or an acknowledgement fails (the channel closed under it, the broker refused the copy) | the worker's channel is closed, so the broker takes back every delivery it held and redelivers them; the interrupted attempt counts. No delivery stays unacknowledged holding a prefetch slot |
 //! | the worker process dies (crash, SIGKILL, OOM, power) | the broker requeues its unacked jobs at once; each counts the interrupted attempt before it runs again, so a job that kills its worker every time reaches the failed store after `tries` crashes instead of looping (a job merely prefetched by the dead worker counts one too) |
 //! | soft timeout | the listener is cancelled; a failed attempt (retried or failed as above) |
 //! | hard timeout | the supervisor kills the worker: as a crash |
@@ -37,11 +39,14 @@
 mod connect;
 mod connection;
 mod consume;
+pub mod delay;
 mod depth;
 mod endpoint;
 mod failed;
+pub use failed::failed_id;
 pub mod message;
 mod publish;
+mod refusal;
 mod timeouts;
 pub mod topology;
 
@@ -62,7 +67,7 @@ use message::JobMeta;
 use publish::{Outgoing, Route};
 use std::sync::Arc;
 use std::time::Duration;
-use topology::Topology;
+use topology::{QueueType, Topology};
 
 /// How to reach the broker and name the queues: the settings of the `amqp`
 /// driver, read from the environment by [`Config::from_env`](crate::Config::from_env)
@@ -103,6 +108,13 @@ pub struct AmqpOptions {
     /// vanish by themselves. Never set it in production: an idle queue may
     /// still hold jobs.
     pub queue_expires: Option<Duration>,
+    /// Classic or quorum queues (`FASTEVENT_AMQP_QUEUE_TYPE`); `None`: the
+    /// default for the URL ([`QueueType::default_for`]).
+    pub queue_type: Option<QueueType>,
+    /// How long a job the failed store refused (at its length limit with
+    /// `reject-publish`, say) waits in the delay queues before it is
+    /// offered to the store again.
+    pub park_delay: Duration,
 }
 
 impl AmqpOptions {
@@ -122,7 +134,15 @@ impl AmqpOptions {
             consumer_timeout: Some(Self::DEFAULT_CONSUMER_TIMEOUT),
             operation_timeout: Duration::from_secs(10),
             queue_expires: None,
+            queue_type: None,
+            park_delay: Duration::from_secs(30),
         }
+    }
+
+    /// The queue type in force: the one set, or the URL's default.
+    pub fn effective_queue_type(&self) -> QueueType {
+        self.queue_type
+            .unwrap_or_else(|| QueueType::default_for(&self.url))
     }
 
     /// The URL (each URL of a list) with its password hidden.
@@ -218,6 +238,8 @@ pub(crate) struct Inner {
     signer: Option<JobSigner>,
     workers: Workers,
     local: Local,
+    /// Held by a scan of the failed store (one at a time per process).
+    scans: tokio::sync::Mutex<()>,
 }
 
 impl AmqpDriver {
@@ -229,6 +251,7 @@ impl AmqpDriver {
             prefix: options.prefix.clone(),
             default_queue: options.default_queue.clone(),
             expires: options.queue_expires,
+            queue_type: options.effective_queue_type(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -240,6 +263,7 @@ impl AmqpDriver {
                 signer,
                 workers: Workers::default(),
                 local: Local::default(),
+                scans: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -249,8 +273,8 @@ impl AmqpDriver {
         &self.inner.topology
     }
 
-    /// Declares the queues of fastevent queue `queue` now (its work queue
-    /// and delay buckets) rather than at first use: for deploy scripts, or
+    /// Declares the queues of fastevent queue `queue` now (its work queue,
+    /// and the prefix's delay levels) rather than at first use: for deploy scripts, or
     /// before other programs publish to it.
     pub async fn declare(&self, queue: &str) -> Result<(), QueueError> {
         let inner = &self.inner;
@@ -266,6 +290,35 @@ impl AmqpDriver {
             .declare_work_queue(&link, queue)
             .await
             .map_err(|e| inner.queue_error(format!("declaring queue `{queue}`: {e}")))
+    }
+
+    /// Deletes every object of this driver's prefix from the broker: the
+    /// work queues of `queues`, of every queue this process used and of
+    /// every listener linked into it, the
+    /// delay levels, the delivery exchange and the failed store, with the
+    /// jobs they hold. For tests and for tearing an environment down.
+    pub async fn delete_topology(&self, queues: &[&str]) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + inner.options.operation_timeout;
+        let link = inner
+            .broker
+            .link(deadline)
+            .await
+            .map_err(|e| inner.queue_error(e.message))?;
+        let mut names = inner.local.touched();
+        names.extend(queues.iter().map(|q| q.to_string()));
+        names.insert("default".into());
+        for event in registry().events() {
+            for listener in &event.listeners {
+                names.insert(listener.options.queue.unwrap_or("default").to_string());
+            }
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        inner
+            .topology
+            .delete(&link, &names)
+            .await
+            .map_err(|e| inner.queue_error(format!("deleting the topology: {e}")))
     }
 
     /// Checks the listeners linked into this program against the broker's

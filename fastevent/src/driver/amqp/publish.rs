@@ -18,6 +18,8 @@ use lapin::{BasicProperties, Confirmation};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// What a nack says.
+const REFUSED: &str = "the broker refused it (nack)";
 /// Pause before publishing again what was not confirmed.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// How often a publisher checks whether the broker still blocks it.
@@ -28,7 +30,8 @@ const BLOCKED_POLL: Duration = Duration::from_millis(50);
 pub enum Route {
     /// The work queue of a fastevent queue.
     Work(String),
-    /// A delay bucket (ms) of a fastevent queue.
+    /// The delay levels, for the work queue of a fastevent queue after a
+    /// delay in ms.
     Delay(String, u64),
     /// The failed store.
     Failed,
@@ -52,6 +55,28 @@ pub async fn publish(
     topology: &Topology,
     messages: &[Outgoing],
     deadline: Instant,
+) -> Result<(), BrokerError> {
+    publish_with(broker, topology, messages, deadline, true).await
+}
+
+/// As [`publish`], but a refusal (a nack: the queue is at its length limit
+/// with `reject-publish`, or cannot store the message) is final at once:
+/// for a caller that has somewhere else to put the message.
+pub async fn publish_unless_refused(
+    broker: &Broker,
+    topology: &Topology,
+    messages: &[Outgoing],
+    deadline: Instant,
+) -> Result<(), BrokerError> {
+    publish_with(broker, topology, messages, deadline, false).await
+}
+
+async fn publish_with(
+    broker: &Broker,
+    topology: &Topology,
+    messages: &[Outgoing],
+    deadline: Instant,
+    again_if_refused: bool,
 ) -> Result<(), BrokerError> {
     let mut pending: Vec<usize> = (0..messages.len()).collect();
     let not_confirmed = |pending: &[usize], why: String| {
@@ -84,7 +109,7 @@ pub async fn publish(
         // The broker says it blocks a connection only once it holds a
         // publish from it: that is why nothing was confirmed.
         let error = link.blocked().map_or(error, |reason| blocking(&reason));
-        if Instant::now() + RETRY_PAUSE >= deadline {
+        if Instant::now() + RETRY_PAUSE >= deadline || (!again_if_refused && error == REFUSED) {
             return Err(not_confirmed(&pending, error));
         }
         tracing::debug!(target: "fastevent", %error, left = pending.len(), "publishing again");
@@ -147,18 +172,14 @@ async fn attempt(
     let mut error = None;
     for &index in pending {
         let message = &messages[index];
-        let routing_key = match &message.route {
-            Route::Work(queue) => topology.work_queue(queue),
-            Route::Delay(queue, bucket) => topology.delay_queue(queue, *bucket),
-            Route::Failed => topology.failed_queue(),
-        };
+        let (exchange, routing_key) = topology.address(&message.route);
         if error.is_some() {
             left.push(index);
             continue;
         }
         match channel
             .basic_publish(
-                "".into(),
+                exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions {
                     mandatory: true,
@@ -191,7 +212,7 @@ async fn attempt(
                     returned.reply_code, returned.reply_text
                 )
             }
-            Ok(Ok(Confirmation::Nack(_))) => "the broker refused it (nack)".to_string(),
+            Ok(Ok(Confirmation::Nack(_))) => REFUSED.to_string(),
             Ok(Ok(Confirmation::NotRequested)) => "the channel is not in confirm mode".into(),
             Ok(Err(e)) => format!("waiting for its confirm: {e}"),
             Err(_) => "no confirm before the deadline".to_string(),
