@@ -91,6 +91,13 @@ impl Cluster {
     fn url(&self, node: u16) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", BASE_PORT + node)
     }
+
+    /// Every node's URL, comma separated, `first` first: a client connects
+    /// to `first` and fails over to the others.
+    fn urls_from(&self, first: u16) -> String {
+        let order = [first, first % 3 + 1, (first + 1) % 3 + 1];
+        order.map(|node| self.url(node)).join(",")
+    }
 }
 
 impl Drop for Cluster {
@@ -174,11 +181,12 @@ async fn a_node_killed_mid_run_loses_no_dispatched_job() {
     on_node_2.declare("default").await.unwrap();
     on_node_2.failed_jobs(1).await.unwrap();
 
-    let workers_driver = driver(&cluster.url(1), &prefix);
+    // One worker starts on the node that dies, the other on node 1.
+    let workers_driver = driver(&cluster.urls_from(1), &prefix);
     let stop = Arc::new(tokio::sync::Notify::new());
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (driver, stop) = (workers_driver.clone(), stop.clone());
+    let workers: Vec<_> = [2, 1]
+        .map(|first| {
+            let (driver, stop) = (driver(&cluster.urls_from(first), &prefix), stop.clone());
             tokio::spawn(async move {
                 let stopped = async move { stop.notified().await };
                 Worker::new(driver, worker_options(), None)
@@ -186,11 +194,12 @@ async fn a_node_killed_mid_run_loses_no_dispatched_job() {
                     .await
             })
         })
+        .into_iter()
         .collect();
 
     let start = Instant::now();
     let dispatching = tokio::spawn(dispatch_until(
-        driver(&cluster.url(1), &prefix),
+        driver(&cluster.urls_from(2), &prefix),
         4,
         start + Duration::from_secs(25),
     ));
