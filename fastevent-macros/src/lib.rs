@@ -12,8 +12,7 @@ mod diagnostics;
 mod duration;
 mod event;
 mod listener;
-mod literals;
-mod naming;
+mod options;
 mod suggest;
 mod symbols;
 

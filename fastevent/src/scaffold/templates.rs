@@ -3,7 +3,7 @@
 
 use super::module_file::Listing;
 use super::names::ItemName;
-use super::naming::event_name;
+use fastevent_names::event_name;
 
 /// Where a listener imports its event from: `fastevent make event` writes
 /// events there by default.
