@@ -136,3 +136,66 @@ fn unknown(attribute: &Attribute, option: &RawOption, key: &str) -> syn::Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::parse_options;
+    use quote::quote;
+
+    const TEST: Attribute = Attribute {
+        name: "test",
+        options: &[
+            OptionSpec::value("tries", "tries = N", "tries = 3"),
+            OptionSpec::flag("quiet"),
+        ],
+    };
+
+    /// The messages of every error, and what was left.
+    fn sorted(args: proc_macro2::TokenStream) -> (Vec<String>, Given) {
+        let raw = parse_options(args).unwrap();
+        let mut errors = Errors::default();
+        let given = sort(&TEST, &raw, &mut errors);
+        let messages = match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(all) => all.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (messages, given)
+    }
+
+    #[test]
+    fn well_formed_options_are_kept_in_order() {
+        let (errors, given) = sorted(quote!(quiet, tries = 3));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(given.flag("quiet"));
+        let keys: Vec<&str> = given.values().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["tries"]);
+    }
+
+    #[test]
+    fn each_wrong_form_is_reported_and_dropped() {
+        let (errors, given) = sorted(quote!(trys = 3, tries, quiet = true, tries(3), a::b));
+        assert_eq!(
+            errors,
+            [
+                "unknown test option `trys`; did you mean `tries`? Known options: tries = N, quiet",
+                "`tries` needs a value, like #[test(tries = 3)]",
+                "`quiet` is a flag: write #[test(quiet)]",
+                "`tries` is given twice",
+                "unknown test option `a::b`. Known options: tries = N, quiet",
+            ]
+        );
+        assert_eq!(given.values().count(), 0);
+        assert!(!given.flag("quiet"));
+        assert!(given.written("tries") && given.written("trys"));
+    }
+
+    #[test]
+    fn a_value_in_parentheses_is_shown_after_the_equals_sign() {
+        let (errors, _) = sorted(quote!(tries(3)));
+        assert_eq!(
+            errors,
+            ["`tries` takes its value after `=`, not in parentheses: write #[test(tries = 3)]"]
+        );
+    }
+}

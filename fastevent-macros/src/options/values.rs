@@ -46,7 +46,6 @@ pub fn registered_name(value: &Expr, key: &str, example: &str) -> syn::Result<St
     Ok(name)
 }
 
-/// A whole number in `range`; `help` says what the option takes.
 /// Keeps a value read, or reports why it could not be.
 pub fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) {
     match read {
@@ -55,6 +54,7 @@ pub fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) 
     }
 }
 
+/// A whole number in `range`; `help` says what the option takes.
 pub fn whole_number(
     value: &Expr,
     range: std::ops::RangeInclusive<u32>,
@@ -64,4 +64,54 @@ pub fn whole_number(
         .and_then(|lit| lit.base10_parse::<u32>().ok())
         .filter(|n| range.contains(n))
         .ok_or_else(|| syn::Error::new_spanned(value, help))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_error(value: Expr) -> String {
+        registered_name(&value, "queue", "emails")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn registered_names_follow_the_shared_rule() {
+        let valid: Expr = syn::parse_quote!("billing.emails");
+        assert_eq!(
+            registered_name(&valid, "queue", "emails").unwrap(),
+            "billing.emails"
+        );
+        assert_eq!(
+            name_error(syn::parse_quote!(5)),
+            "`queue` takes a string of letters, digits, `_`, `.`, `-` and `:`, like queue = \"emails\""
+        );
+        assert_eq!(
+            name_error(syn::parse_quote!("")),
+            "`queue` is empty: write a name, like queue = \"emails\""
+        );
+        let long = "q".repeat(201);
+        assert_eq!(
+            name_error(syn::parse_quote!(#long)),
+            "`queue` is 201 characters long: the limit is 200"
+        );
+    }
+
+    #[test]
+    fn whole_numbers_stay_in_their_range() {
+        let help = "a number from 1 to 3";
+        assert_eq!(whole_number(&syn::parse_quote!(3), 1..=3, help).unwrap(), 3);
+        for value in [
+            syn::parse_quote!(0),
+            syn::parse_quote!(4),
+            syn::parse_quote!("3"),
+            syn::parse_quote!(-1),
+        ] {
+            assert_eq!(
+                whole_number(&value, 1..=3, help).unwrap_err().to_string(),
+                help
+            );
+        }
+    }
 }
