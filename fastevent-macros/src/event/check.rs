@@ -2,7 +2,9 @@
 
 use super::parse::{EventInput, Shape};
 use crate::diagnostics::Errors;
-use crate::options::{Attribute, OptionSpec, keep, registered_name, sort, whole_number};
+use crate::options::{
+    Attribute, OptionSpec, derived_name, keep, registered_name, sort, whole_number,
+};
 use syn::Ident;
 
 const EVENT: Attribute = Attribute {
@@ -38,9 +40,17 @@ pub fn check(input: EventInput) -> syn::Result<EventModel> {
             _ => unreachable!("`{key}` is not an option of EVENT"),
         }
     }
+    if !given.written("name") {
+        let derived = fastevent_names::event_name(&input.ident.to_string());
+        keep(
+            &mut name,
+            derived_name(derived, &input.ident, "event"),
+            &mut errors,
+        );
+    }
     errors.finish()?;
     Ok(EventModel {
-        name: name.unwrap_or_else(|| fastevent_names::event_name(&input.ident.to_string())),
+        name: name.expect("a valid name, given or derived"),
         version: version.unwrap_or(1),
         allow_unwired: given.flag("allow_unwired"),
         ident: input.ident,

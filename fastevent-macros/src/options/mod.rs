@@ -10,7 +10,7 @@ mod values;
 
 pub use parse::{RawOption, parse_attribute_args, parse_options};
 pub use sort::{Given, sort};
-pub use values::{keep, registered_name, string_literal, whole_number};
+pub use values::{derived_name, keep, registered_name, string_literal, whole_number};
 
 /// What an attribute accepts, as its diagnostics describe it.
 pub struct Attribute {

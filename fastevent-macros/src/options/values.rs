@@ -46,6 +46,24 @@ pub fn registered_name(value: &Expr, key: &str, example: &str) -> syn::Result<St
     Ok(name)
 }
 
+/// The name derived from a type (`derived`) when no `name = ...` was
+/// written: it follows the same rule, reported at the type.
+pub fn derived_name(
+    derived: String,
+    type_tokens: &impl quote::ToTokens,
+    attribute: &str,
+) -> syn::Result<String> {
+    match check_name(&derived) {
+        Ok(()) => Ok(derived),
+        Err(problem) => Err(syn::Error::new_spanned(
+            type_tokens,
+            format!(
+                "the name derived from this type {problem}; name it with #[{attribute}(name = \"...\")]"
+            ),
+        )),
+    }
+}
+
 /// Keeps a value read, or reports why it could not be.
 pub fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) {
     match read {

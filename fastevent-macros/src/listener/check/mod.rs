@@ -5,7 +5,7 @@ mod options;
 
 use super::parse::ListenerInput;
 use crate::diagnostics::Errors;
-use crate::options::sort;
+use crate::options::{derived_name, keep, sort};
 use syn::{ItemImpl, Type};
 
 pub use options::{Backoff, Options};
@@ -61,11 +61,20 @@ pub fn check(input: ListenerInput) -> Result<ListenerModel, Rejected> {
     let self_ident = handle::check_impl_header(&item, &mut errors);
     let output = handle::check_handle(&item, handle, &event_text, &mut errors);
     let shape_is_right = errors.count() == before_shape;
+    let mut name = name;
+    if let (false, Some(ident)) = (given.written("name"), &self_ident) {
+        let derived = fastevent_names::snake_case(ident);
+        keep(
+            &mut name,
+            derived_name(derived, &item.self_ty, "listener"),
+            &mut errors,
+        );
+    }
     let model = match (event, output) {
         (Some(event), Some(output)) if shape_is_right => Some(ListenerModel {
             event,
-            name: name
-                .unwrap_or_else(|| fastevent_names::snake_case(&self_ident.unwrap_or_default())),
+            // Only missing next to an error, where nothing is registered.
+            name: name.unwrap_or_default(),
             options: job_options,
             output,
             item,
