@@ -5,7 +5,7 @@ mod options;
 
 use super::parse::ListenerInput;
 use crate::diagnostics::Errors;
-use crate::options::{derived_name, keep, sort};
+use crate::options::{Given, derived_name, keep, sort};
 use syn::{ItemImpl, Type};
 
 pub use options::{Backoff, Options};
@@ -61,15 +61,7 @@ pub fn check(input: ListenerInput) -> Result<ListenerModel, Rejected> {
     let self_ident = handle::check_impl_header(&item, &mut errors);
     let output = handle::check_handle(&item, handle, &event_text, &mut errors);
     let shape_is_right = errors.count() == before_shape;
-    let mut name = name;
-    if let (false, Some(ident)) = (given.written("name"), &self_ident) {
-        let derived = fastevent_names::snake_case(ident);
-        keep(
-            &mut name,
-            derived_name(derived, &item.self_ty, "listener"),
-            &mut errors,
-        );
-    }
+    let name = name.or_else(|| derive_name(&given, self_ident, &item, &mut errors));
     let model = match (event, output) {
         (Some(event), Some(output)) if shape_is_right => Some(ListenerModel {
             event,
@@ -89,6 +81,27 @@ pub fn check(input: ListenerInput) -> Result<ListenerModel, Rejected> {
         }),
         (Ok(()), None) => unreachable!("a listener without its event or output type was reported"),
     }
+}
+
+/// The default name, the snake case of the type's name, when no `name`
+/// was written and the type is a named one.
+fn derive_name(
+    given: &Given,
+    self_ident: Option<String>,
+    item: &ItemImpl,
+    errors: &mut Errors,
+) -> Option<String> {
+    if given.written("name") {
+        return None;
+    }
+    let derived = fastevent_names::snake_case(&self_ident?);
+    let mut name = None;
+    keep(
+        &mut name,
+        derived_name(derived, &item.self_ty, "listener"),
+        errors,
+    );
+    name
 }
 
 /// `#[listener]` without `on`, suggesting the type `handle` takes.
