@@ -1,5 +1,5 @@
-//! How a worker runs: from the environment (the reference system's names
-//! where they exist), then the `work` command's flags, or in code.
+//! How a worker runs: from the environment (fast-app's variable
+//! names where they exist, so existing deployments keep working), then the `work` command's flags, or in code.
 
 use super::backoff::BackoffDefaults;
 use crate::config::ConfigError;

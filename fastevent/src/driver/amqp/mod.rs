@@ -1,5 +1,5 @@
-//! The RabbitMQ driver (`QUEUE_DRIVER=amqp`, or `async_farm` as the
-//! reference system names it): the distributed queue, for when one machine
+//! The RabbitMQ driver (`QUEUE_DRIVER=amqp`, or `async_farm` as
+//! fast-app names it): the distributed queue, for when one machine
 //! is not enough. Workers on any number of machines share its queues.
 //!
 //! # Delivery guarantee: at least once
