@@ -12,8 +12,8 @@
 //!
 //! What it reads works on every durable driver: the supervisor's snapshot
 //! and [`DurableQueue`] (`depth`, `failed_count`, `failed_jobs`,
-//! `retry_failed`). A supervisor that fails is reported, not swallowed, and the TUI exits only once its workers are
-//! gone.
+//! `retry_failed`). A supervisor that fails is reported, not swallowed,
+//! and the TUI exits only once its workers are gone.
 
 mod app;
 mod view;
@@ -22,7 +22,9 @@ use super::status::{Status, queue_status};
 use super::{CliError, CommandResult};
 use crate::driver::durable::{DurableQueue, FailedJob, QueueError, Selection};
 use crate::job::now_ms;
-use crate::supervisor::{AccountLine, LineSource, Supervisor, SupervisorHandle};
+use crate::supervisor::{
+    AccountLine, LineSource, Supervisor, SupervisorExit, SupervisorHandle, SupervisorState,
+};
 use app::{Action, App, FAILED_SHOWN};
 use crossterm::cursor::{Hide, Show};
 use crossterm::event::{Event, EventStream};
@@ -65,6 +67,12 @@ const FRAME_EVERY: Duration = Duration::from_millis(100);
 /// Log lines printed after the screen is given back: how it ended.
 const TAIL_LINES: usize = 20;
 
+/// What the supervisor's task returns.
+type Ended = Result<std::io::Result<SupervisorExit>, tokio::task::JoinError>;
+
+/// The supervisor, running in a task of its own.
+type Running = tokio::task::JoinHandle<std::io::Result<SupervisorExit>>;
+
 /// Runs `supervisor` with the dashboard until it returns (quit, SIGTERM,
 /// SIGINT, or every worker done by its limits).
 pub(super) async fn run(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) -> CommandResult {
@@ -73,59 +81,144 @@ pub(super) async fn run(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) ->
             "--tui needs a terminal on standard output (without --tui the supervisor prints its log)",
         ));
     }
-    let (lines_tx, mut lines) = mpsc::channel(ACCOUNT_BUFFER);
+    let (lines_tx, lines) = mpsc::channel(ACCOUNT_BUFFER);
     let supervisor = supervisor.account_to(lines_tx.clone());
     let handle = supervisor.handle();
-    let mut snapshots = supervisor.subscribe();
-    let mut console = Console::enter(lines_tx)?;
+    let snapshots = supervisor.subscribe();
+    let console = Console::enter(lines_tx)?;
 
     let mut running = tokio::spawn(supervisor.run(Arc::clone(&queue)));
     let (requests, requests_rx) = mpsc::unbounded_channel();
-    let (readings_tx, mut readings) = mpsc::channel(16);
+    let (readings_tx, readings) = mpsc::channel(16);
     let reader = tokio::spawn(read_queue(queue, requests_rx, readings_tx));
-    let mut keys = EventStream::new();
-    let mut keys_open = true;
-    let mut snapshots_open = true;
-    let mut frame = tokio::time::interval(FRAME_EVERY);
-    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dashboard = Dashboard::new(console, snapshots, lines, readings, handle, requests);
+    let exit = dashboard.until_exit(&mut running).await?;
+    reader.abort();
+    let (handle, lines) = dashboard.give_back_screen();
+    conclude(exit, running, &handle, lines).await
+}
 
-    let mut app = App::new();
-    app.on_clock(now_ms());
-    app.on_snapshot(snapshots.borrow_and_update().clone(), Instant::now());
-    let mut dirty = true;
-    let exit = loop {
+/// The dashboard's loop: the app, the console it draws on, and every
+/// source that feeds it.
+struct Dashboard {
+    app: App,
+    console: Console,
+    keys: Option<EventStream>,
+    snapshots: Option<tokio::sync::watch::Receiver<SupervisorState>>,
+    lines: mpsc::Receiver<AccountLine>,
+    readings: mpsc::Receiver<Reading>,
+    frame: tokio::time::Interval,
+    handle: SupervisorHandle,
+    requests: mpsc::UnboundedSender<Request>,
+    /// Something changed since the last frame was drawn.
+    dirty: bool,
+}
+
+/// One thing the loop woke up for.
+enum Input {
+    Exited(Ended),
+    Key(Option<std::io::Result<Event>>),
+    /// A new snapshot, or `false`: the supervisor returned.
+    Snapshot(bool),
+    Line(AccountLine),
+    Reading(Reading),
+    Frame,
+}
+
+impl Dashboard {
+    fn new(
+        console: Console,
+        mut snapshots: tokio::sync::watch::Receiver<SupervisorState>,
+        lines: mpsc::Receiver<AccountLine>,
+        readings: mpsc::Receiver<Reading>,
+        handle: SupervisorHandle,
+        requests: mpsc::UnboundedSender<Request>,
+    ) -> Self {
+        let mut frame = tokio::time::interval(FRAME_EVERY);
+        frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut app = App::new();
+        app.on_clock(now_ms());
+        app.on_snapshot(snapshots.borrow_and_update().clone(), Instant::now());
+        Dashboard {
+            app,
+            console,
+            keys: Some(EventStream::new()),
+            snapshots: Some(snapshots),
+            lines,
+            readings,
+            frame,
+            handle,
+            requests,
+            dirty: true,
+        }
+    }
+
+    /// Feeds the app and draws until the supervisor returns (`Some`) or a
+    /// panic elsewhere gave the terminal back (`None`).
+    async fn until_exit(&mut self, running: &mut Running) -> std::io::Result<Option<Ended>> {
+        loop {
+            let input = self.next_input(running).await;
+            if let Input::Exited(exit) = input {
+                return Ok(Some(exit));
+            }
+            let draw_now = self.take(input);
+            if self.console.given_back() {
+                return Ok(None);
+            }
+            if draw_now {
+                self.console.draw(&self.app)?;
+                self.dirty = false;
+            }
+        }
+    }
+
+    async fn next_input(&mut self, running: &mut Running) -> Input {
+        tokio::select! {
+            exit = running => Input::Exited(exit),
+            event = next_key(&mut self.keys), if self.keys.is_some() => Input::Key(event),
+            changed = changed(&mut self.snapshots), if self.snapshots.is_some() => {
+                Input::Snapshot(changed)
+            }
+            Some(line) = self.lines.recv() => Input::Line(line),
+            Some(reading) = self.readings.recv() => Input::Reading(reading),
+            _ = self.frame.tick() => Input::Frame,
+        }
+    }
+
+    /// Hands `input` to the app and performs what it asks; whether to draw
+    /// at once (a key, or a frame with something new).
+    fn take(&mut self, input: Input) -> bool {
+        let app = &mut self.app;
         let mut action = None;
         let mut draw_now = false;
-        tokio::select! {
-            exit = &mut running => break Some(exit),
-            event = keys.next(), if keys_open => match event {
-                Some(Ok(Event::Key(key))) => {
-                    action = app.on_key(key);
-                    draw_now = true;
-                }
-                // A resize: draw again at the new size.
-                Some(Ok(_)) => dirty = true,
-                Some(Err(error)) => {
-                    keys_open = false;
-                    app.on_log(stderr_line(format!(
-                        "cannot read keys any more ({error}); stop the supervisor with SIGTERM"
-                    )));
-                }
-                None => keys_open = false,
-            },
-            changed = snapshots.changed(), if snapshots_open => match changed {
-                Ok(()) => {
-                    app.on_snapshot(snapshots.borrow_and_update().clone(), Instant::now());
-                    dirty = true;
-                }
-                // The supervisor returned: `running` is ready too.
-                Err(_) => snapshots_open = false,
-            },
-            Some(line) = lines.recv() => {
-                app.on_log(line);
-                dirty = true;
+        match input {
+            Input::Exited(_) => {}
+            Input::Key(Some(Ok(Event::Key(key)))) => {
+                action = app.on_key(key);
+                draw_now = true;
             }
-            Some(reading) = readings.recv() => {
+            // A resize: draw again at the new size.
+            Input::Key(Some(Ok(_))) => self.dirty = true,
+            Input::Key(Some(Err(error))) => {
+                self.keys = None;
+                app.on_log(stderr_line(format!(
+                    "cannot read keys any more ({error}); stop the supervisor with SIGTERM"
+                )));
+            }
+            Input::Key(None) => self.keys = None,
+            Input::Snapshot(true) => {
+                if let Some(snapshots) = &mut self.snapshots {
+                    app.on_snapshot(snapshots.borrow_and_update().clone(), Instant::now());
+                }
+                self.dirty = true;
+            }
+            // The supervisor returned: `running` is ready too.
+            Input::Snapshot(false) => self.snapshots = None,
+            Input::Line(line) => {
+                app.on_log(line);
+                self.dirty = true;
+            }
+            Input::Reading(reading) => {
                 action = match reading {
                     Reading::Status(status) => app.on_status(status, Instant::now()),
                     Reading::Failed(jobs) => {
@@ -134,35 +227,58 @@ pub(super) async fn run(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) ->
                     }
                     Reading::Retried(id, outcome) => Some(app.on_retried(id, outcome)),
                 };
-                dirty = true;
+                self.dirty = true;
             }
-            _ = frame.tick() => {
+            Input::Frame => {
                 app.on_clock(now_ms());
-                draw_now = dirty;
+                draw_now = self.dirty;
             }
         }
         if let Some(action) = action {
-            perform(action, &handle, &requests, &mut app);
+            perform(action, &self.handle, &self.requests, &mut self.app);
         }
-        if console.given_back() {
-            // A panic elsewhere in this process gave the terminal back.
-            break None;
-        }
-        if draw_now {
-            console.draw(&app)?;
-            dirty = false;
-        }
-    };
-    reader.abort();
-    drop(keys);
-    console.leave();
-    while let Ok(line) = lines.try_recv() {
-        app.on_log(line);
+        draw_now
     }
-    let tail = app.log.len().saturating_sub(TAIL_LINES);
-    for line in app.log.iter().skip(tail) {
-        println!("{line}");
+
+    /// Gives the terminal back and prints the log's last lines (how it
+    /// ended); what is still needed to finish.
+    fn give_back_screen(mut self) -> (SupervisorHandle, mpsc::Receiver<AccountLine>) {
+        drop(self.keys.take());
+        self.console.leave();
+        while let Ok(line) = self.lines.try_recv() {
+            self.app.on_log(line);
+        }
+        let tail = self.app.log.len().saturating_sub(TAIL_LINES);
+        for line in self.app.log.iter().skip(tail) {
+            println!("{line}");
+        }
+        (self.handle, self.lines)
     }
+}
+
+async fn next_key(keys: &mut Option<EventStream>) -> Option<std::io::Result<Event>> {
+    match keys {
+        Some(keys) => keys.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn changed(snapshots: &mut Option<tokio::sync::watch::Receiver<SupervisorState>>) -> bool {
+    match snapshots {
+        Some(snapshots) => snapshots.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// The command's result from how the supervisor ended. After a panic the
+/// screen is gone but the workers are not: they drain as on a quit, and
+/// the plain output says what happens.
+async fn conclude(
+    exit: Option<Ended>,
+    mut running: Running,
+    handle: &SupervisorHandle,
+    mut lines: mpsc::Receiver<AccountLine>,
+) -> CommandResult {
     match exit {
         Some(Ok(Ok(_))) => Ok(ExitCode::SUCCESS),
         Some(Ok(Err(error))) => Err(error.into()),
@@ -170,8 +286,6 @@ pub(super) async fn run(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) ->
             "the supervisor stopped unexpectedly: {error}"
         ))),
         None => {
-            // The screen is gone but the workers are not: drain them as a
-            // quit would, and say what happens on the plain output.
             let _ = handle.shut_down();
             println!("[dashboard] it stopped after a panic; stopping the workers");
             loop {
