@@ -26,7 +26,6 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const URL_ENV: &str = "FASTEVENT_AMQP_URL";
 const CHILD_ENV: &str = "FASTEVENT_CHAOS_CHILD";
 const PREFIX_ENV: &str = "FASTEVENT_CHAOS_PREFIX";
 const DIR_ENV: &str = "FASTEVENT_CHAOS_DIR";
@@ -61,15 +60,7 @@ impl RecordChaosJob {
     }
 }
 
-fn url() -> Option<String> {
-    let url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        eprintln!(
-            "skipped: needs RabbitMQ; set {URL_ENV} (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)"
-        );
-    }
-    url
-}
+use amqp_support::{URL_ENV, url};
 
 fn driver(url: &str, prefix: &str) -> AmqpDriver {
     let options = AmqpOptions {

@@ -21,15 +21,7 @@ use std::time::Duration;
 
 const CHILD_ENV: &str = "FASTEVENT_FAILED_STORE_CHILD";
 
-fn url() -> Option<String> {
-    let url = std::env::var("FASTEVENT_AMQP_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        eprintln!("skipped: needs RabbitMQ; set FASTEVENT_AMQP_URL");
-    }
-    url
-}
+use amqp_support::url;
 
 fn driver(url: &str, prefix: &str, timeout: Duration) -> AmqpDriver {
     let options = AmqpOptions {

@@ -7,6 +7,8 @@
 //! it was skipped and passes. Queues get a unique prefix and expire 20 s
 //! after their last use.
 
+mod amqp_support;
+
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::driver::durable::DurableQueue;
 use fastevent::job::JobDefaults;
@@ -43,23 +45,18 @@ fn address(url: &str) -> String {
     after.split('/').next().unwrap().to_string()
 }
 
-fn driver(urls: &str) -> AmqpDriver {
-    let prefix = format!(
-        "fe-nodes-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+/// A driver on `urls` under a fresh prefix, and the guard that deletes
+/// what it declares through `broker` (a node that stays up).
+fn driver(urls: &str, broker: &str) -> (AmqpDriver, amqp_support::Tidy) {
+    let prefix = amqp_support::fresh_prefix("nodes");
     let options = AmqpOptions {
-        prefix,
+        prefix: prefix.clone(),
         operation_timeout: Duration::from_secs(5),
-        queue_expires: Some(Duration::from_secs(20)),
         ..AmqpOptions::new(urls)
     };
     assert_eq!(options.problem(), None, "{urls}");
-    AmqpDriver::new(options, JobDefaults::default(), None)
+    let tidy = amqp_support::Tidy::new(broker, &prefix);
+    (AmqpDriver::new(options, JobDefaults::default(), None), tidy)
 }
 
 /// A TCP relay to the broker: a stand-in for one node that can be cut.
@@ -160,18 +157,16 @@ async fn the_first_node_that_answers_is_used() {
     let Some(url) = broker_url() else { return };
     // Port 1: nothing listens, the refusal is immediate.
     let urls = format!("{}, {url}", at_port(&url, 1));
-    driver(&urls).declare("default").await.unwrap();
+    let (driver, _tidy) = driver(&urls, &url);
+    driver.declare("default").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_down_is_an_error_naming_each() {
     let Some(url) = broker_url() else { return };
     let urls = format!("{}, {}", at_port(&url, 1), at_port(&url, 2));
-    let error = driver(&urls)
-        .declare("default")
-        .await
-        .unwrap_err()
-        .to_string();
+    let (driver, _tidy) = driver(&urls, &url);
+    let error = driver.declare("default").await.unwrap_err().to_string();
     println!("{error}");
     assert!(error.contains("127.0.0.1:1/"), "{error}");
     assert!(error.contains("127.0.0.1:2/"), "{error}");
@@ -190,7 +185,7 @@ async fn publishers_and_workers_fail_over_when_their_node_goes() {
         at_port(&url, first.port),
         at_port(&url, second.port)
     );
-    let driver = driver(&urls);
+    let (driver, _tidy) = driver(&urls, &url);
     let run = format!("failover-{}", std::process::id());
 
     dispatch(&driver, &run, 0..20).await;

@@ -14,15 +14,7 @@ use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::job::JobDefaults;
 use std::time::Duration;
 
-fn url() -> Option<String> {
-    let url = std::env::var("FASTEVENT_AMQP_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        eprintln!("skipped: needs RabbitMQ; set FASTEVENT_AMQP_URL");
-    }
-    url
-}
+use amqp_support::url;
 
 fn driver(url: &str, prefix: &str, queue_type: QueueType) -> AmqpDriver {
     let options = AmqpOptions {

@@ -103,15 +103,7 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
     }
 }
 
-fn url() -> Option<String> {
-    let url = std::env::var("FASTEVENT_AMQP_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        eprintln!("skipped: needs RabbitMQ; set FASTEVENT_AMQP_URL");
-    }
-    url
-}
+use amqp_support::url;
 
 fn options() -> WorkerOptions {
     WorkerOptions {

@@ -7,6 +7,8 @@
 //! it was skipped and passes. Queues get a unique prefix and expire 20 s
 //! after their last use, so nothing is left on the broker.
 
+mod amqp_support;
+
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::job::JobDefaults;
 use std::time::{Duration, Instant};
@@ -27,19 +29,10 @@ fn tls_dir() -> Option<String> {
     dir.filter(|_| broker.is_some())
 }
 
-fn driver(url: &str) -> AmqpDriver {
-    let prefix = format!(
-        "fe-tls-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+fn driver(url: &str, prefix: &str) -> AmqpDriver {
     let options = AmqpOptions {
-        prefix,
+        prefix: prefix.to_string(),
         operation_timeout: TIMEOUT,
-        queue_expires: Some(Duration::from_secs(20)),
         ..AmqpOptions::new(url)
     };
     assert_eq!(options.problem(), None, "{url}");
@@ -49,9 +42,15 @@ fn driver(url: &str) -> AmqpDriver {
 /// Declaring a queue needs a connection: the driver's error, and how long
 /// it took to come.
 async fn declare(url: &str) -> (Result<(), String>, Duration) {
+    let prefix = amqp_support::fresh_prefix("tls");
     let started = Instant::now();
-    let outcome = driver(url).declare("default").await;
-    (outcome.map_err(|e| e.to_string()), started.elapsed())
+    let outcome = driver(url, &prefix).declare("default").await;
+    let took = started.elapsed();
+    if outcome.is_ok() {
+        // What it declared goes at once, through the same endpoint.
+        drop(amqp_support::Tidy::new(url, &prefix));
+    }
+    (outcome.map_err(|e| e.to_string()), took)
 }
 
 /// Declaring fails within the timeout, with an error that names the node

@@ -24,21 +24,11 @@ use lapin::{BasicProperties, Connection, ConnectionProperties, DefaultConnection
 use std::sync::Arc;
 use std::time::Duration;
 
-const URL_ENV: &str = "FASTEVENT_AMQP_URL";
 const PREFIX_ENV: &str = "FASTEVENT_CONFORMANCE_AMQP_PREFIX";
 
 struct Amqp;
 
-/// The broker's URL, or `None` (after saying so) when the tests are off.
-fn url() -> Option<String> {
-    let url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        eprintln!(
-            "skipped: needs RabbitMQ; set {URL_ENV} (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)"
-        );
-    }
-    url
-}
+use amqp_support::{URL_ENV, url};
 
 /// The queue type under test, from `FASTEVENT_AMQP_QUEUE_TYPE` (else the
 /// driver's default).

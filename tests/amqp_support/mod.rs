@@ -12,6 +12,20 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The variable that turns the RabbitMQ tests on: the broker's URL.
+pub const URL_ENV: &str = "FASTEVENT_AMQP_URL";
+
+/// The broker's URL, or `None` (after saying so) when the tests are off.
+pub fn url() -> Option<String> {
+    let url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!(
+            "skipped: needs RabbitMQ; set {URL_ENV} (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)"
+        );
+    }
+    url
+}
+
 /// A prefix no other test (nor another run) uses.
 pub fn fresh_prefix(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

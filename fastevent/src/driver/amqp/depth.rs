@@ -129,12 +129,7 @@ impl Inner {
                 queues.insert(listener.options.queue.unwrap_or("default").to_string());
             }
         }
-        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
-        let link = self
-            .broker
-            .link(deadline)
-            .await
-            .map_err(|e| self.queue_error(e.message))?;
+        let link = self.operator_link().await?;
 
         // Workers' channels first: count, then the barrier, then what arrived.
         let mut ready: BTreeMap<String, u64> = BTreeMap::new();

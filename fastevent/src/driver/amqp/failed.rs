@@ -91,12 +91,7 @@ impl Inner {
     /// Visits every failed job, oldest first; returns how many left the store.
     async fn scan(&self, visit: impl FnMut(FailedJob) -> Decision) -> Result<u64, QueueError> {
         let _in_this_process = self.scans.lock().await;
-        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
-        let link = self
-            .broker
-            .link(deadline)
-            .await
-            .map_err(|e| self.queue_error(e.message))?;
+        let link = self.operator_link().await?;
         self.topology
             .declare_failed_queue(&link)
             .await
@@ -289,12 +284,7 @@ impl Inner {
     }
 
     pub(super) async fn failed_count(&self) -> Result<u64, QueueError> {
-        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
-        let link = self
-            .broker
-            .link(deadline)
-            .await
-            .map_err(|e| self.queue_error(e.message))?;
+        let link = self.operator_link().await?;
         let queue = self.topology.failed_queue();
         let count = link
             .message_count(&queue)

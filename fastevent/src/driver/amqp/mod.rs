@@ -59,7 +59,7 @@ use crate::job::{self, JobDefaults, JobSigner};
 use crate::observe;
 use crate::registry::registry;
 use crate::stats;
-use connection::{Broker, BrokerError, Purpose};
+use connection::{Broker, BrokerError, Link, Purpose};
 use consume::{Settlement, Workers};
 use depth::Local;
 use futures_util::future::BoxFuture;
@@ -277,12 +277,7 @@ impl AmqpDriver {
     /// before other programs publish to it.
     pub async fn declare(&self, queue: &str) -> Result<(), QueueError> {
         let inner = &self.inner;
-        let deadline = tokio::time::Instant::now() + inner.options.operation_timeout;
-        let link = inner
-            .broker
-            .link(deadline)
-            .await
-            .map_err(|e| inner.queue_error(e.message))?;
+        let link = inner.operator_link().await?;
         inner.local.touch(queue);
         inner
             .topology
@@ -298,12 +293,7 @@ impl AmqpDriver {
     /// jobs they hold. For tests and for tearing an environment down.
     pub async fn delete_topology(&self, queues: &[&str]) -> Result<(), QueueError> {
         let inner = &self.inner;
-        let deadline = tokio::time::Instant::now() + inner.options.operation_timeout;
-        let link = inner
-            .broker
-            .link(deadline)
-            .await
-            .map_err(|e| inner.queue_error(e.message))?;
+        let link = inner.operator_link().await?;
         let mut names = inner.local.touched();
         names.extend(queues.iter().map(|q| q.to_string()));
         names.insert("default".into());
@@ -353,6 +343,17 @@ impl Inner {
             driver: "amqp",
             message,
         }
+    }
+
+    /// The consuming connection's link, for an operator's operation (a
+    /// declaration, a reading of the queues or the failed store), within
+    /// the operation timeout.
+    async fn operator_link(&self) -> Result<Arc<Link>, QueueError> {
+        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
+        self.broker
+            .link(deadline)
+            .await
+            .map_err(|e| self.queue_error(e.message))
     }
 
     /// Publishes and waits for the confirms, within the operation timeout.
