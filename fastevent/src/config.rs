@@ -123,6 +123,10 @@ impl FromStr for QueueDriver {
 /// | `FASTEVENT_SIGNING_KEY` | none | HMAC key (16+ bytes): sign jobs, refuse unsigned ones |
 /// | `FASTEVENT_SIGNED_JOB_TTL_S` | `604800` (7 days) | how long after its dispatch a signed job may run |
 ///
+/// The `sqlite` and `amqp` drivers are Cargo features of those names (on by
+/// default): in a program built without one, its variables are ignored and
+/// choosing it is a [`ConfigError::DriverNotBuilt`] that names the feature.
+///
 /// ```
 /// use fastevent::{Config, QueueDriver};
 ///
