@@ -1,4 +1,4 @@
-//! The chat application of the reference docs, on the embedded durable queue.
+//! A chat application (fast-app's documentation example), on the embedded durable queue.
 //!
 //! `cargo run --example chat` plays a few HTTP requests of a chat app. Each
 //! request stores its data in SQLite and dispatches events; the events'

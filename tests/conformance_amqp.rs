@@ -230,9 +230,7 @@ async fn a_test_leaves_nothing_on_the_broker() {
         topology.delay_level(25),
         topology.failed_queue(),
     ];
-    let connection = Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .unwrap();
+    let connection = raw_connection(&url).await;
     for name in &names {
         assert!(queue_exists(&connection, name).await, "{name} was declared");
     }

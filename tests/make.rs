@@ -120,7 +120,7 @@ fn generated_events_and_listeners_build_and_run_as_generated() {
          Created src/events/mod.rs\n\
          hint: src/main.rs does not declare the module yet: add `mod events;` to it\n",
     );
-    // Names convert as the reference's do: snake case in, PascalCase type.
+    // Names convert as fast-app's do: snake case in, PascalCase type.
     let output = fastevent(
         &dir,
         &[

@@ -325,7 +325,7 @@ fn a_supervisor_stops_only_its_own_workers() {
     assert!(!process_exists(first_worker));
     assert!(
         process_exists(second_worker),
-        "the other supervisor's worker runs on (W11)"
+        "a supervisor stops only its own workers: the other one's runs on"
     );
     assert!(second.lines_with("stopping").is_empty());
 

@@ -3,8 +3,13 @@
 //!
 //! Each macro is split into `parse` (syn into a small AST of our own),
 //! `check` (every mistake collected into one `syn::Error`, spanned on the
-//! user's tokens) and `expand` (quote). On error the user's item is emitted
-//! unchanged next to the error, so one mistake does not cascade.
+//! user's tokens) and `expand` (quote). Both attributes read their options
+//! through `options`, so they are written, parsed and refused alike.
+//!
+//! On error, what the rest of the crate relies on is still emitted next to
+//! the error, so one mistake gives one error: `derive(Event)` adds an
+//! `Event` impl (without registration), and `#[listener]` keeps the user's
+//! methods, as its `Listener` impl when only an option is wrong.
 
 #![warn(missing_docs)]
 
@@ -12,8 +17,7 @@ mod diagnostics;
 mod duration;
 mod event;
 mod listener;
-mod literals;
-mod naming;
+mod options;
 mod suggest;
 mod symbols;
 

@@ -6,7 +6,8 @@
 //! `.ifndef` keeps two listeners in one crate from colliding); zero listeners
 //! leave the reference undefined, and the linker prints the sentence as its
 //! error. Only ELF is covered (Linux); elsewhere the registry refuses to start
-//! instead. See ARCHITECTURE.md, "An unwired event fails the build".
+//! instead. A missing listener is found by the build rather than when the
+//! event is first dispatched in production.
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -8,8 +8,8 @@ use std::future::Future;
 /// A domain event: a plain struct or enum, sent to its listeners as JSON.
 ///
 /// Implement it with `#[derive(Event)]` next to serde's derives; the derive
-/// names the event (`NewChatEvent` -> `new_chat`, as the reference system
-/// does; override with `#[event(name = "...")]`), registers it at link time
+/// names the event (`NewChatEvent` -> `new_chat`, as fast-app
+/// does, so events keep the names their users know; override with `#[event(name = "...")]`), registers it at link time
 /// and makes a program that dispatches it without any listener fail to link.
 ///
 /// ```

@@ -27,6 +27,7 @@ mod env;
 mod event;
 pub mod job;
 mod listener;
+pub mod names;
 pub mod observe;
 pub mod registry;
 mod run;
@@ -178,6 +179,18 @@ pub mod __private {
     //   innermost bound it could not prove (`i32: std::error::Error`); the
     //   listener type then stays unknown, which rustc does not report on top
     //   of an error.
+
+    /// What `Event` requires of its type, written as a bound rustc checks
+    /// only where it is used: `derive(Event)` states it on the `Event` impl
+    /// it emits next to an error, so that the error is the only one.
+    pub trait EventBounds<'a>:
+        serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
+    {
+    }
+    impl<T> EventBounds<'_> for T where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
+    {
+    }
 
     /// `E: Event`, written as a bound rustc checks only where it is used.
     pub trait IsEvent<'a>: crate::Event {}

@@ -423,98 +423,17 @@ impl Registry {
     ) -> Registry {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
-
-        let mut by_name: BTreeMap<&str, Vec<&'static EventEntry>> = BTreeMap::new();
-        for event in events {
-            by_name.entry(event.name).or_default().push(event);
-        }
-        let mut registered: Vec<RegisteredEvent> = Vec::new();
-        for (name, entries) in &by_name {
-            if entries.len() > 1 {
-                let paths: Vec<&str> = entries.iter().map(|e| e.type_path()).collect();
-                problems.push(format!(
-                    "two events are named `{name}`: {}; give one another name with #[event(name = \"...\")]",
-                    paths.join(" and ")
-                ));
-            }
-            registered.push(RegisteredEvent {
-                event: entries[0],
-                listeners: Vec::new(),
-            });
-        }
-        let mut by_type: Vec<(TypeId, usize)> = registered
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.event.type_id)(), i))
-            .collect();
-        by_type.sort_by_key(|(t, _)| *t);
-
-        for listener in listeners {
-            let event_type = (listener.event_type)();
-            match by_type.binary_search_by_key(&event_type, |(t, _)| *t) {
-                Ok(at) => registered[by_type[at].1].listeners.push(listener),
-                Err(_) => problems.push(format!(
-                    "listener `{}` ({}) listens to event `{}`, whose registration is not linked into this program",
-                    listener.name,
-                    listener.type_path(),
-                    listener.event_name
-                )),
-            }
-        }
-        for event in &mut registered {
-            event.listeners.sort_by_key(|l| l.name);
-            for pair in event.listeners.windows(2) {
-                if pair[0].name == pair[1].name {
-                    problems.push(format!(
-                        "two listeners of event `{}` are named `{}`: {} and {}; rename one with #[listener(name = \"...\")]",
-                        event.event.name,
-                        pair[0].name,
-                        pair[0].type_path(),
-                        pair[1].type_path()
-                    ));
-                }
-            }
-        }
-
-        let allowed: Vec<TypeId> = allowed_unwired.iter().map(|a| (a.type_id)()).collect();
-        for event in &registered {
-            let entry = event.event;
-            if !event.listeners.is_empty()
-                || entry.allow_unwired
-                || allowed.contains(&(entry.type_id)())
-            {
-                continue;
-            }
-            let same_type_name: Vec<&str> = registered
-                .iter()
-                .filter(|o| o.event.type_name == entry.type_name && !std::ptr::eq(o.event, entry))
-                .map(|o| o.event.type_path())
-                .collect();
-            if !same_type_name.is_empty() {
-                // The link-time check is keyed by the bare type name, so a
-                // listener of the other type satisfies it for this one too.
-                problems.push(format!(
-                    "event `{}` ({}) has no listener, and the link-time check cannot see it because {} shares its type name; add a listener or #[event(allow_unwired)]",
-                    entry.name,
-                    entry.type_path(),
-                    same_type_name.join(", ")
-                ));
-            } else if link_checked {
-                warnings.push(format!(
-                    "event `{}` ({}) has no listener; dispatching it does nothing",
-                    entry.name,
-                    entry.type_path()
-                ));
-            } else {
-                problems.push(format!(
-                    "event `{}` ({}) has no listener: add #[listener(on = {})] or mark it #[event(allow_unwired)]",
-                    entry.name,
-                    entry.type_path(),
-                    entry.type_name
-                ));
-            }
-        }
-
+        let mut registered = register_events(events, &mut problems);
+        let by_type = type_index(&registered);
+        attach_listeners(&mut registered, &by_type, listeners, &mut problems);
+        check_listener_names(&mut registered, &mut problems);
+        check_unwired(
+            &registered,
+            allowed_unwired,
+            link_checked,
+            &mut problems,
+            &mut warnings,
+        );
         Registry {
             events: registered,
             by_type,
@@ -581,6 +500,134 @@ impl Registry {
         self.listeners_of::<E>()
             .iter()
             .any(|l| (l.listener_type)() == listener)
+    }
+}
+
+/// One entry per event name, in name order; two events of one name are a
+/// problem (the first is kept, so the rest of the checks still run).
+fn register_events(
+    events: &'static [EventEntry],
+    problems: &mut Vec<String>,
+) -> Vec<RegisteredEvent> {
+    let mut by_name: BTreeMap<&str, Vec<&'static EventEntry>> = BTreeMap::new();
+    for event in events {
+        by_name.entry(event.name).or_default().push(event);
+    }
+    let mut registered = Vec::new();
+    for (name, entries) in &by_name {
+        if entries.len() > 1 {
+            let paths: Vec<&str> = entries.iter().map(|e| e.type_path()).collect();
+            problems.push(format!(
+                "two events are named `{name}`: {}; give one another name with #[event(name = \"...\")]",
+                paths.join(" and ")
+            ));
+        }
+        registered.push(RegisteredEvent {
+            event: entries[0],
+            listeners: Vec::new(),
+        });
+    }
+    registered
+}
+
+/// The registered events' type ids, sorted, each with its index.
+fn type_index(registered: &[RegisteredEvent]) -> Vec<(TypeId, usize)> {
+    let mut by_type: Vec<(TypeId, usize)> = registered
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.event.type_id)(), i))
+        .collect();
+    by_type.sort_by_key(|(t, _)| *t);
+    by_type
+}
+
+/// Each listener under its event; one whose event is not linked in is a
+/// problem.
+fn attach_listeners(
+    registered: &mut [RegisteredEvent],
+    by_type: &[(TypeId, usize)],
+    listeners: &'static [ListenerEntry],
+    problems: &mut Vec<String>,
+) {
+    for listener in listeners {
+        let event_type = (listener.event_type)();
+        match by_type.binary_search_by_key(&event_type, |(t, _)| *t) {
+            Ok(at) => registered[by_type[at].1].listeners.push(listener),
+            Err(_) => problems.push(format!(
+                "listener `{}` ({}) listens to event `{}`, whose registration is not linked into this program",
+                listener.name,
+                listener.type_path(),
+                listener.event_name
+            )),
+        }
+    }
+}
+
+/// Sorts each event's listeners by name; two of one name are a problem
+/// (jobs name their listener).
+fn check_listener_names(registered: &mut [RegisteredEvent], problems: &mut Vec<String>) {
+    for event in registered {
+        event.listeners.sort_by_key(|l| l.name);
+        for pair in event.listeners.windows(2) {
+            if pair[0].name == pair[1].name {
+                problems.push(format!(
+                    "two listeners of event `{}` are named `{}`: {} and {}; rename one with #[listener(name = \"...\")]",
+                    event.event.name,
+                    pair[0].name,
+                    pair[0].type_path(),
+                    pair[1].type_path()
+                ));
+            }
+        }
+    }
+}
+
+/// Events without a listener: a warning when the link-time check already
+/// vouched for the program, a problem when it could not.
+fn check_unwired(
+    registered: &[RegisteredEvent],
+    allowed_unwired: &'static [AllowedUnwired],
+    link_checked: bool,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let allowed: Vec<TypeId> = allowed_unwired.iter().map(|a| (a.type_id)()).collect();
+    for event in registered {
+        let entry = event.event;
+        if !event.listeners.is_empty()
+            || entry.allow_unwired
+            || allowed.contains(&(entry.type_id)())
+        {
+            continue;
+        }
+        let same_type_name: Vec<&str> = registered
+            .iter()
+            .filter(|o| o.event.type_name == entry.type_name && !std::ptr::eq(o.event, entry))
+            .map(|o| o.event.type_path())
+            .collect();
+        if !same_type_name.is_empty() {
+            // The link-time check is keyed by the bare type name, so a
+            // listener of the other type satisfies it for this one too.
+            problems.push(format!(
+                "event `{}` ({}) has no listener, and the link-time check cannot see it because {} shares its type name; add a listener or #[event(allow_unwired)]",
+                entry.name,
+                entry.type_path(),
+                same_type_name.join(", ")
+            ));
+        } else if link_checked {
+            warnings.push(format!(
+                "event `{}` ({}) has no listener; dispatching it does nothing",
+                entry.name,
+                entry.type_path()
+            ));
+        } else {
+            problems.push(format!(
+                "event `{}` ({}) has no listener: add #[listener(on = {})] or mark it #[event(allow_unwired)]",
+                entry.name,
+                entry.type_path(),
+                entry.type_name
+            ));
+        }
     }
 }
 

@@ -801,8 +801,8 @@ pub async fn a_worker_killed_mid_job_loses_nothing(
     assert!(queue.durable.failed_jobs(10).await.unwrap().is_empty());
 }
 
-/// A poison job that crashes its worker every time (the reference system's
-/// W9 loops for ever): each crash counts as an attempt, and once its tries
+/// A poison job that crashes its worker every time (left alone, it would
+/// crash worker after worker for ever): each crash counts as an attempt, and once its tries
 /// are spent it goes to the failed store without running again.
 pub async fn a_job_that_kills_its_worker_every_time_is_dead_lettered(
     target: &dyn Target,

@@ -2,12 +2,19 @@
 
 use super::parse::{EventInput, Shape};
 use crate::diagnostics::Errors;
-use crate::literals::{int_literal, string_literal, valid_name};
-use crate::naming;
-use crate::suggest;
+use crate::options::{
+    Attribute, OptionSpec, derived_name, keep, registered_name, sort, whole_number,
+};
 use syn::Ident;
 
-const KNOWN_OPTIONS: &[&str] = &["name", "version", "allow_unwired"];
+const EVENT: Attribute = Attribute {
+    name: "event",
+    options: &[
+        OptionSpec::value("name", "name = \"...\"", "name = \"chat.created\""),
+        OptionSpec::value("version", "version = N", "version = 2"),
+        OptionSpec::flag("allow_unwired"),
+    ],
+};
 
 /// A valid event, ready to expand.
 pub struct EventModel {
@@ -19,6 +26,48 @@ pub struct EventModel {
 
 pub fn check(input: EventInput) -> syn::Result<EventModel> {
     let mut errors = Errors::default();
+    check_shape(&input, &mut errors);
+    let given = sort(&EVENT, &input.options, &mut errors);
+    let (mut name, mut version) = (None, None);
+    for (key, value) in given.values() {
+        match key {
+            "name" => keep(
+                &mut name,
+                registered_name(value, "name", "chat.created"),
+                &mut errors,
+            ),
+            "version" => keep(&mut version, version_number(value), &mut errors),
+            _ => unreachable!("`{key}` is not an option of EVENT"),
+        }
+    }
+    if !given.written("name") {
+        let derived = fastevent_names::event_name(&input.ident.to_string());
+        keep(
+            &mut name,
+            derived_name(derived, &input.ident, "event"),
+            &mut errors,
+        );
+    }
+    errors.finish()?;
+    Ok(EventModel {
+        name: name.expect("a valid name, given or derived"),
+        version: version.unwrap_or(1),
+        allow_unwired: given.flag("allow_unwired"),
+        ident: input.ident,
+    })
+}
+
+fn version_number(value: &syn::Expr) -> syn::Result<u32> {
+    whole_number(
+        value,
+        1..=u32::MAX,
+        "`version` takes a whole number from 1: #[event(version = 2)]",
+    )
+}
+
+/// A union cannot be encoded, and a generic or borrowing type cannot be
+/// registered once by name.
+fn check_shape(input: &EventInput, errors: &mut Errors) {
     if let Shape::Union(span) = input.shape {
         errors.push(syn::Error::new(
             span,
@@ -37,80 +86,6 @@ pub fn check(input: EventInput) -> syn::Result<EventModel> {
             generics,
             "an event cannot borrow data: it is sent to other processes as JSON and outlives \
              the code that dispatches it. Use owned fields (String, not &str) and remove the lifetime",
-        ));
-    }
-    let mut name = None;
-    let mut version = None;
-    let mut allow_unwired = false;
-    for option in &input.options {
-        let key = option
-            .key
-            .get_ident()
-            .map(Ident::to_string)
-            .unwrap_or_default();
-        match (key.as_str(), &option.value) {
-            ("name", Some(value)) => match string_literal(value) {
-                Some(lit) if valid_name(&lit.value()) => set_once(&mut name, lit.value(), &option.key, &mut errors),
-                Some(lit) => errors.push(syn::Error::new_spanned(
-                    lit,
-                    "an event name must be non-empty and use only letters, digits, `_`, `.`, `-` and `:`",
-                )),
-                None => errors.push(syn::Error::new_spanned(
-                    value,
-                    "`name` takes a string: #[event(name = \"chat.created\")]",
-                )),
-            },
-            ("version", Some(value)) => match int_literal(value).and_then(|l| l.base10_parse::<u32>().ok()) {
-                Some(v) if v >= 1 => set_once(&mut version, v, &option.key, &mut errors),
-                _ => errors.push(syn::Error::new_spanned(
-                    value,
-                    "`version` takes a whole number from 1: #[event(version = 2)]",
-                )),
-            },
-            ("allow_unwired", None) if allow_unwired => errors.push(syn::Error::new_spanned(
-                &option.key,
-                "`allow_unwired` is given twice",
-            )),
-            ("allow_unwired", None) => allow_unwired = true,
-            ("allow_unwired", Some(value)) => errors.push(syn::Error::new_spanned(
-                value,
-                "`allow_unwired` is a flag: write #[event(allow_unwired)]",
-            )),
-            ("name" | "version", None) => errors.push(syn::Error::new_spanned(
-                &option.key,
-                format!("`{key}` needs a value: #[event({key} = ...)]"),
-            )),
-            _ => errors.push(unknown_option(&option.key, &key)),
-        }
-    }
-    errors.finish()?;
-    Ok(EventModel {
-        name: name.unwrap_or_else(|| naming::event_name(&input.ident.to_string())),
-        version: version.unwrap_or(1),
-        allow_unwired,
-        ident: input.ident,
-    })
-}
-
-fn unknown_option(key: &syn::Path, text: &str) -> syn::Error {
-    let hint = match suggest::closest(text, KNOWN_OPTIONS) {
-        Some(near) => format!("; did you mean `{near}`?"),
-        None => String::new(),
-    };
-    syn::Error::new_spanned(
-        key,
-        format!(
-            "unknown event option `{text}`{hint} Known options: name = \"...\", version = N, allow_unwired"
-        ),
-    )
-}
-
-fn set_once<T>(slot: &mut Option<T>, value: T, key: &syn::Path, errors: &mut Errors) {
-    if slot.replace(value).is_some() {
-        let key_text = key.get_ident().map(Ident::to_string).unwrap_or_default();
-        errors.push(syn::Error::new_spanned(
-            key,
-            format!("`{key_text}` is given twice"),
         ));
     }
 }

@@ -4,6 +4,7 @@ use super::check::EventModel;
 use crate::symbols;
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::DeriveInput;
 
 pub fn expand(model: &EventModel) -> TokenStream {
     let EventModel {
@@ -43,6 +44,35 @@ pub fn expand(model: &EventModel) -> TokenStream {
                     ::core::module_path!(),
                 );
         };
+    }
+}
+
+/// The `Event` impl emitted next to an error in the declaration: no
+/// registration and no link-time check, only what makes the type an event
+/// where it is used. Its bound stands for `Event`'s supertraits, written so
+/// that rustc checks it only where the impl is used: a type that cannot be
+/// an event at all (a union) adds no error here.
+pub fn fallback(input: &DeriveInput) -> TokenStream {
+    let ident = &input.ident;
+    let name = fastevent_names::event_name(&ident.to_string());
+    let mut generics = input.generics.clone();
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote! {
+            for<'fastevent> #ident #ty_generics: ::fastevent::__private::EventBounds<'fastevent>
+        });
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::fastevent::Event for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            const VERSION: u32 = 1;
+
+            #[doc(hidden)]
+            fn __fastevent_require_listener() {}
+        }
     }
 }
 

@@ -7,14 +7,20 @@ mod parse;
 use proc_macro2::TokenStream;
 
 pub fn derive(input: TokenStream) -> TokenStream {
-    let parsed = match syn::parse2::<syn::DeriveInput>(input).and_then(|i| parse::parse(&i)) {
-        Ok(parsed) => parsed,
+    let input = match syn::parse2::<syn::DeriveInput>(input) {
+        Ok(input) => input,
         Err(error) => return error.to_compile_error(),
     };
-    match check::check(parsed) {
+    match parse::parse(&input).and_then(check::check) {
         Ok(model) => expand::expand(&model),
-        // A derive cannot return the item (it stays in place), only the error.
-        Err(error) => error.to_compile_error(),
+        // The item stays in place (a derive only adds to it). With the
+        // error comes an `Event` impl, so that the code using the type as an
+        // event reports nothing more: one mistake, one error.
+        Err(error) => {
+            let fallback = expand::fallback(&input);
+            let error = error.to_compile_error();
+            quote::quote! { #error #fallback }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! syn input -> the raw shape of an event declaration.
 
-use syn::punctuated::Punctuated;
-use syn::{Data, DeriveInput, Expr, Ident, Meta, Token};
+use crate::options::{RawOption, parse_attribute_args};
+use syn::{Data, DeriveInput, Ident};
 
 pub enum Shape {
     Struct,
@@ -13,13 +13,8 @@ pub struct EventInput {
     pub ident: Ident,
     pub shape: Shape,
     pub generics: syn::Generics,
-    /// `key` or `key = value` entries of every `#[event(...)]`, in order.
+    /// The entries of every `#[event(...)]`, in order.
     pub options: Vec<RawOption>,
-}
-
-pub struct RawOption {
-    pub key: syn::Path,
-    pub value: Option<Expr>,
 }
 
 pub fn parse(input: &DeriveInput) -> syn::Result<EventInput> {
@@ -30,22 +25,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<EventInput> {
     };
     let mut options = Vec::new();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
-        let metas = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
-        for meta in metas {
-            options.push(match meta {
-                Meta::Path(key) => RawOption { key, value: None },
-                Meta::NameValue(nv) => RawOption {
-                    key: nv.path,
-                    value: Some(nv.value),
-                },
-                Meta::List(list) => {
-                    return Err(syn::Error::new_spanned(
-                        list,
-                        "expected `key = value` or a flag in #[event(...)]",
-                    ));
-                }
-            });
-        }
+        options.extend(parse_attribute_args(attr)?);
     }
     Ok(EventInput {
         ident: input.ident.clone(),

@@ -8,10 +8,36 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::ImplItem;
 
 pub fn expand(model: &ListenerModel) -> TokenStream {
+    let (inherent, listener_impl) = impl_blocks(model);
+    let registration = registration(model);
+    quote! {
+        #inherent
+
+        const _: () = {
+            #listener_impl
+            #registration
+        };
+    }
+}
+
+/// The user's methods as `expand` places them, without registering the
+/// listener: emitted next to an error in the options.
+pub fn impls(model: &ListenerModel) -> TokenStream {
+    let (inherent, listener_impl) = impl_blocks(model);
+    quote! {
+        #inherent
+
+        const _: () = {
+            #listener_impl
+        };
+    }
+}
+
+/// The inherent impl of the user's other items, and the `Listener<E>` impl
+/// holding `handle`.
+fn impl_blocks(model: &ListenerModel) -> (TokenStream, TokenStream) {
     let ListenerModel {
         event,
-        name,
-        options,
         item,
         output,
         ..
@@ -30,6 +56,34 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
     } else {
         quote! { #(#attrs)* impl #self_ty { #(#others)* } }
     };
+    let listener_impl = quote! {
+        // Both requirements on the user's types are stated as bounds rustc
+        // checks only where the impl is used, then proven once, by the
+        // registration, at the user's tokens: see `__private`.
+        #(#attrs)*
+        impl ::fastevent::Listener<#event> for #self_ty
+        where
+            for<'fastevent> #event: ::fastevent::__private::IsEvent<'fastevent>,
+            for<'fastevent> #output: ::fastevent::__private::IsOutcome<'fastevent>,
+        {
+            type Output = #output;
+            #(#handle)*
+        }
+    };
+    (inherent, listener_impl)
+}
+
+/// The registry entry, and the weak symbol that tells the linker the
+/// event has a listener.
+fn registration(model: &ListenerModel) -> TokenStream {
+    let ListenerModel {
+        event,
+        name,
+        options,
+        item,
+        output,
+    } = model;
+    let self_ty = &item.self_ty;
     let bare_event = event
         .segments
         .last()
@@ -47,33 +101,16 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
     };
     let listener = quote_spanned! {last=> #listener >};
     quote! {
-        #inherent
+        #[::fastevent::__private::linkme::distributed_slice(::fastevent::__private::LISTENERS)]
+        #[linkme(crate = ::fastevent::__private::linkme)]
+        static FASTEVENT_LISTENER: ::fastevent::__private::ListenerEntry =
+            ::fastevent::__private::ListenerEntry::of::<#event, #listener>(
+                #name,
+                #options,
+                ::core::module_path!(),
+            );
 
-        const _: () = {
-            // Both requirements on the user's types are stated as bounds
-            // rustc checks only where the impl is used, then proven once, by
-            // the registration below, at the user's tokens: see `__private`.
-            #(#attrs)*
-            impl ::fastevent::Listener<#event> for #self_ty
-            where
-                for<'fastevent> #event: ::fastevent::__private::IsEvent<'fastevent>,
-                for<'fastevent> #output: ::fastevent::__private::IsOutcome<'fastevent>,
-            {
-                type Output = #output;
-                #(#handle)*
-            }
-
-            #[::fastevent::__private::linkme::distributed_slice(::fastevent::__private::LISTENERS)]
-            #[linkme(crate = ::fastevent::__private::linkme)]
-            static FASTEVENT_LISTENER: ::fastevent::__private::ListenerEntry =
-                ::fastevent::__private::ListenerEntry::of::<#event, #listener>(
-                    #name,
-                    #options,
-                    ::core::module_path!(),
-                );
-
-            #weak
-        };
+        #weak
     }
 }
 

@@ -1,42 +1,20 @@
 //! syn input -> the raw shape of a listener: its attribute options and impl.
 
+use crate::options::{RawOption, parse_options};
 use proc_macro2::TokenStream;
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
-use syn::{Expr, Item, ItemImpl, Meta, Token};
+use syn::{Item, ItemImpl};
 
 pub struct ListenerInput {
-    /// `key = value` entries of the attribute, in order.
+    /// The entries of the attribute, in order.
     pub options: Vec<RawOption>,
     /// The span of the whole attribute, for "missing `on`".
     pub attribute_span: proc_macro2::Span,
     pub item: ItemImpl,
 }
 
-pub struct RawOption {
-    pub key: syn::Path,
-    pub value: Option<Expr>,
-}
-
 pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<ListenerInput> {
     let attribute_span = proc_macro2::Span::call_site();
-    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
-    let mut options = Vec::new();
-    for meta in metas {
-        options.push(match meta {
-            Meta::Path(key) => RawOption { key, value: None },
-            Meta::NameValue(nv) => RawOption {
-                key: nv.path,
-                value: Some(nv.value),
-            },
-            Meta::List(list) => {
-                return Err(syn::Error::new_spanned(
-                    list,
-                    "expected `key = value`, like #[listener(on = NewChatEvent, tries = 3)]",
-                ));
-            }
-        });
-    }
+    let options = parse_options(args)?;
     let item = match syn::parse2::<Item>(item)? {
         Item::Impl(item) => item,
         other => return Err(not_an_impl(&other, attribute_span)),

@@ -1,6 +1,7 @@
 //! Where the new file goes: the folder of `--path DIR`, which must be
-//! relative to the current directory and stay inside it, as in the
-//! reference. Checked before anything is written.
+//! relative to the current directory and stay inside it, so that the tool
+//! writes only into the crate it is run in. Checked before anything is
+//! written.
 
 use super::MakeError;
 use std::fmt;
@@ -103,8 +104,8 @@ fn normalize(requested: &Path) -> Option<PathBuf> {
 }
 
 /// The part of `relative` that exists must be folders, and must not lead
-/// outside `cwd` through a symbolic link (as the reference's `resolve()`
-/// would notice).
+/// outside `cwd` through a symbolic link (a path that looks inside the
+/// crate would otherwise write elsewhere).
 fn check_existing_part(cwd: &Path, relative: &Path, shown_arg: &str) -> Result<(), MakeError> {
     let mut existing = cwd.to_path_buf();
     for component in relative.components() {

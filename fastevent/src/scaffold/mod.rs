@@ -1,7 +1,7 @@
 //! `fastevent make event|listener NAME`: writes a skeleton into the crate
-//! in the current directory and declares it in its folder's `mod.rs`, the
-//! way the reference system's `fast-app make` does, except that a name or a
-//! place that would not work is refused before anything is written.
+//! in the current directory and declares it in its folder's `mod.rs`. A
+//! name or a place that would not work is refused before anything is
+//! written.
 //!
 //! Exit codes scripts can rely on: 0 when the files were written, 1 when
 //! nothing was (the reason is one line on standard error), 2 for a usage
@@ -15,14 +15,6 @@ mod module_file;
 mod names;
 mod templates;
 mod write;
-
-// The reference system's name conversion, which the macros already use to
-// name events. A proc-macro crate can export only macros, so its file is
-// included here rather than copied: one implementation, which cannot drift.
-// (Publishing `fastevent` on its own would need it moved into a small shared
-// crate, as `cargo package` takes only files under the package.)
-#[path = "../../../fastevent-macros/src/naming.rs"]
-mod naming;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;

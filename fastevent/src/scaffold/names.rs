@@ -1,10 +1,10 @@
 //! From the name on the command line to a type name and a module (file)
-//! name: converted exactly as the reference system's `make` does, so its
-//! users get the names they expect, then checked, since unlike the
-//! reference the result must compile.
+//! name: converted by fixed rules (those of `convert`, which `--help`
+//! states), so a user can predict the names, then checked, so that what is
+//! written always compiles.
 
 use super::ident::{is_identifier, is_keyword};
-use super::naming::snake_case;
+use fastevent_names::snake_case;
 use std::fmt;
 
 /// The names of a new item: `NewChatEvent` in `new_chat_event.rs`.
@@ -16,7 +16,7 @@ pub struct ItemName {
     pub module: String,
 }
 
-/// The reference's conversion, unchecked:
+/// The conversion, unchecked:
 /// - PascalCase (`^[A-Z][A-Za-z0-9]*$`) is kept as the type name, and the
 ///   module is its snake case (`HTTPServer` -> `http_server`);
 /// - anything else is split at `_`, each part capitalized (first letter
@@ -45,8 +45,9 @@ pub fn item_name(input: &str) -> Result<ItemName, NameError> {
         return Err(NameError("the name is empty".into()));
     }
     if input.contains('-') {
-        // The reference turns `user-registered` into the class
-        // `User-registered`; here the likely intent is offered instead.
+        // Converted as it is, `user-registered` would give the type
+        // `User-registered`, which does not compile; the likely intent is
+        // offered instead.
         let intended = convert(&input.replace('-', "_"));
         return Err(NameError(format!(
             "`{input}`: `-` cannot be part of a Rust name; write {} or {}",
@@ -121,9 +122,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn conversions_match_the_references_verified_examples() {
-        // Section 5 of the reference inventory, every [verified] example,
-        // including the invalid one the reference writes anyway.
+    fn conversions_follow_each_rule_even_into_invalid_names() {
+        // One example per rule of `convert`, and a name it converts into an
+        // invalid type name (`item_name` refuses that one).
         for (input, type_name, module) in [
             ("NewChatEvent", "NewChatEvent", "new_chat_event"),
             (
@@ -153,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_names_convert_as_the_reference_does() {
+    fn the_checks_leave_valid_names_as_converted() {
         for input in [
             "NewChatEvent",
             "generate_chat_title",

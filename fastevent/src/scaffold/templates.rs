@@ -3,7 +3,7 @@
 
 use super::module_file::Listing;
 use super::names::ItemName;
-use super::naming::event_name;
+use fastevent_names::{check_name, event_name, snake_case};
 
 /// Where a listener imports its event from: `fastevent make event` writes
 /// events there by default.
@@ -91,7 +91,8 @@ const LISTENER_FILE_USES: &[&str] = &["BoxError", "Default", "Ok", "Result"];
 
 /// Refuses an event name the event file already uses.
 pub fn check_event(event: &ItemName) -> Result<(), String> {
-    refuse_used(&event.type_name, EVENT_FILE_USES, "the event's file")
+    refuse_used(&event.type_name, EVENT_FILE_USES, "the event's file")?;
+    registered_name_valid(&event.type_name, &event_name(&event.type_name))
 }
 
 /// Refuses names the listener file already uses, and a listener named as
@@ -106,7 +107,15 @@ pub fn check_listener(listener: &ItemName, event: &ItemName) -> Result<(), Strin
     for name in [listener, event] {
         refuse_used(&name.type_name, LISTENER_FILE_USES, "the listener's file")?;
     }
-    Ok(())
+    registered_name_valid(&listener.type_name, &snake_case(&listener.type_name))
+}
+
+/// The name the macros derive from the type must follow the rule of
+/// registered names, or they refuse the file written.
+fn registered_name_valid(type_name: &str, registered: &str) -> Result<(), String> {
+    check_name(registered).map_err(|problem| {
+        format!("`{type_name}` would be registered as a name that {problem}; choose a shorter name")
+    })
 }
 
 fn refuse_used(type_name: &str, used: &[&str], file: &str) -> Result<(), String> {
@@ -170,5 +179,18 @@ mod tests {
         );
         assert!(check_listener(&name("Ok", "ok"), &chat).is_err());
         assert!(check_listener(&title, &name("Result", "result")).is_err());
+    }
+
+    #[test]
+    fn a_registered_name_over_the_limit_is_refused() {
+        // The macros would refuse the file written: its event's or
+        // listener's name, derived from the type, is too long.
+        let long = format!("A{}", "b".repeat(200));
+        let error = check_event(&name(&format!("{long}Event"), "x")).unwrap_err();
+        assert!(error.contains("201 characters long"), "{error}");
+        assert!(check_event(&name(&format!("{}Event", &long[1..]), "x")).is_ok());
+        let chat = name("NewChatEvent", "new_chat_event");
+        let error = check_listener(&name(&long, "x"), &chat).unwrap_err();
+        assert!(error.contains("201 characters long"), "{error}");
     }
 }

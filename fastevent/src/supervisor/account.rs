@@ -1,6 +1,6 @@
 //! How the supervisor speaks: one readable line per thing that happened, on
-//! its standard output (the reference printed nothing unless `--verbose`:
-//! W29), and the same line to `tracing` for log collectors. Workers' own
+//! its standard output (always, not only with `--verbose`: an operator
+//! must see why a worker was killed or restarted), and the same line to `tracing` for log collectors. Workers' own
 //! lines are passed through, prefixed with the worker's number.
 //!
 //! A dashboard that owns the terminal takes the lines instead

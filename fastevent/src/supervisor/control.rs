@@ -5,8 +5,8 @@
 //! reads beside its signals and reports, so a request never waits for the
 //! loop, and the loop never waits for whoever sent it. Bounds are checked
 //! here, before sending: a request the supervisor would refuse is refused
-//! to its sender, with the reason (W21: the reference let `+` push the
-//! minimum past the maximum).
+//! to its sender, with the reason, so that no key or request can push the
+//! minimum past the maximum.
 
 use super::settings::WORKER_LIMIT;
 use tokio::sync::mpsc;

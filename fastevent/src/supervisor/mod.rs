@@ -5,9 +5,10 @@
 //! hard timeout.
 //!
 //! Everything happens in one loop that never waits for a worker: a stop is
-//! a signal plus a deadline checked on the next housekeeping tick (W14), the
-//! queue depth is read by a task of its own (a locked database delays the
-//! scaling, never the heartbeat checks or the minimum: W15), and exits are
+//! a signal plus a deadline checked on the next housekeeping tick (so one
+//! slow worker never stalls the others' supervision), the queue depth is
+//! read by a task of its own (a locked database delays the scaling, never
+//! the heartbeat checks or the minimum), and exits are
 //! noticed on SIGCHLD.
 //!
 //! - `settings`: what it reads from the environment and the flags

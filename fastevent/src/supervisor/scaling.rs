@@ -3,7 +3,8 @@
 //!
 //! Rules, in order:
 //! 1. fewer than `min` workers alive: start the missing ones, whatever the
-//!    queue says (a failed depth reading never stops this: W15);
+//!    queue says (a depth reading that failed, say on a locked database,
+//!    must never keep the pool below its minimum);
 //! 2. more than `max` alive (the maximum was lowered at run time): stop the
 //!    excess, idle workers first, whatever the queue says;
 //! 3. no reading this tick (the queue could not be read): nothing more;

@@ -1,5 +1,5 @@
-//! How the supervisor runs its pool: from the environment (the reference
-//! system's names), then the `work` command's flags. Read and checked once,
+//! How the supervisor runs its pool: from the environment (fast-app's
+//! variable names, so existing deployments keep working), then the `work` command's flags. Read and checked once,
 //! before any worker starts, so a bad value stops the supervisor at once
 //! instead of every worker it would spawn.
 
@@ -94,8 +94,9 @@ impl SupervisorSettings {
         let seconds = |name, min_s, default: Duration| -> Result<Duration, ConfigError> {
             Ok(env.seconds(name, min_s)?.unwrap_or(default))
         };
-        // The reference's 7 beats, but never under 10 s: a worker whose
-        // listener blocks a thread for a few seconds is busy, not hung (W16).
+        // 7 missed beats (fast-app's default), but never under 10 s: a
+        // worker whose listener blocks a thread for a few seconds is busy,
+        // not hung, and must not be killed for it.
         let default_heartbeat_timeout =
             (worker.heartbeat_interval * 7).max(Duration::from_secs(10));
         let settings = Self {

@@ -1,5 +1,5 @@
-//! How a worker runs: from the environment (the reference system's names
-//! where they exist), then the `work` command's flags, or in code.
+//! How a worker runs: from the environment (fast-app's variable
+//! names where they exist, so existing deployments keep working), then the `work` command's flags, or in code.
 
 use super::backoff::BackoffDefaults;
 use crate::config::ConfigError;
@@ -153,12 +153,12 @@ pub(crate) fn parse_queues(text: &str) -> Result<Vec<String>, String> {
         .filter(|q| !q.is_empty())
         .map(str::to_string)
         .collect();
-    let valid = |q: &String| {
-        q.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))
-    };
-    if queues.is_empty() || !queues.iter().all(valid) {
-        return Err("queue names (letters, digits, `_`, `.`, `-`, `:`) separated by commas".into());
+    if queues.is_empty() || !queues.iter().all(|q| crate::names::valid_name(q)) {
+        return Err(format!(
+            "queue names ({}, at most {} each) separated by commas",
+            crate::names::NAME_ALPHABET,
+            crate::names::MAX_NAME_LEN
+        ));
     }
     Ok(queues)
 }
@@ -199,5 +199,15 @@ mod tests {
             let error = options(&[(variable, value)]).unwrap_err().to_string();
             assert!(error.starts_with(variable), "{variable}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn queue_names_follow_the_rule_of_registered_names() {
+        // A listener's queue is a registered name (at most 200 characters),
+        // so a longer queue could never hold a job.
+        let longest = "q".repeat(200);
+        assert_eq!(parse_queues(&longest), Ok(vec![longest.clone()]));
+        let error = parse_queues(&format!("default, {longest}q")).unwrap_err();
+        assert!(error.contains("at most 200"), "{error}");
     }
 }

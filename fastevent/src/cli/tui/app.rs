@@ -365,7 +365,7 @@ impl App {
     }
 
     /// A step of the minimum or the maximum, refused (with the reason)
-    /// when it would break `1 <= min <= max` (W21).
+    /// when it would break `1 <= min <= max`.
     fn change_pool(&mut self, min_step: isize, max_step: isize) -> Option<Action> {
         let Some((min, max)) = self.pool() else {
             return self.refuse("the supervisor has not started yet".into());
@@ -490,7 +490,7 @@ pub(crate) mod tests {
             app.on_key(key('+')),
             Some(Action::SetPool { min: 3, max: 3 })
         );
-        assert_eq!(app.on_key(key('+')), None, "min never exceeds max (W21)");
+        assert_eq!(app.on_key(key('+')), None, "min never exceeds max");
         assert!(notice(&app).contains("cannot exceed the maximum (3)"));
         assert!(app.notice.as_ref().unwrap().error);
         assert_eq!(app.pool(), Some((3, 3)));

@@ -1,5 +1,5 @@
-//! `work --tui`: the supervisor, shown as a live dashboard (the reference
-//! system's Textual TUI, §1K, and Laravel Horizon's): its workers, the jobs
+//! `work --tui`: the supervisor, shown as a live dashboard (in the manner of
+//! fast-app's Textual TUI and Laravel Horizon): its workers, the jobs
 //! they run, throughput, the queues, the failed jobs; keys scale the pool,
 //! retry a failed job, and quit (the workers drain, as on SIGTERM).
 //!
@@ -12,8 +12,7 @@
 //!
 //! What it reads works on every durable driver: the supervisor's snapshot
 //! and [`DurableQueue`] (`depth`, `failed_count`, `failed_jobs`,
-//! `retry_failed`). Unlike the reference (W21), a supervisor that fails is
-//! reported, not swallowed, and the TUI exits only once its workers are
+//! `retry_failed`). A supervisor that fails is reported, not swallowed, and the TUI exits only once its workers are
 //! gone.
 
 mod app;

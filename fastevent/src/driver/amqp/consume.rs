@@ -12,7 +12,7 @@
 //! at once: it is first published again with the interrupted attempt
 //! counted, and the redelivered copy acked (a "checkpoint"). So a job that
 //! kills its worker every time reaches its last attempt and the failed
-//! store instead of looping for ever (the reference system's W9).
+//! store instead of crashing worker after worker for ever.
 //! Two redeliveries are recognised instead of checkpointed:
 //! - one of a job still running in this process, whose delivery was lost
 //!   with a connection: the new delivery replaces the lost one (no second

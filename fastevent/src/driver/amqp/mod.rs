@@ -1,5 +1,5 @@
-//! The RabbitMQ driver (`QUEUE_DRIVER=amqp`, or `async_farm` as the
-//! reference system names it): the distributed queue, for when one machine
+//! The RabbitMQ driver (`QUEUE_DRIVER=amqp`, or `async_farm` as
+//! fast-app names it): the distributed queue, for when one machine
 //! is not enough. Workers on any number of machines share its queues.
 //!
 //! # Delivery guarantee: at least once
@@ -176,26 +176,25 @@ impl AmqpOptions {
                 ),
             ));
         }
-        let valid_name = |name: &str| {
-            !name.is_empty()
-                && name.len() <= 200
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))
+        // Queue names are built from these: they follow the rule of every
+        // registered name, so a listener's queue and the prefix combine into
+        // a name the broker accepts.
+        let named = |variable: &'static str, name: &str| {
+            use crate::names::{MAX_NAME_LEN, NAME_ALPHABET, check_name};
+            check_name(name).err().map(|problem| {
+                let rule = format!("{NAME_ALPHABET}, at most {MAX_NAME_LEN} characters");
+                (
+                    variable,
+                    name.to_string(),
+                    format!("{rule} (this one {problem})"),
+                )
+            })
         };
-        if !valid_name(&self.prefix) {
-            return Some((
-                "FASTEVENT_AMQP_PREFIX",
-                self.prefix.clone(),
-                "letters, digits, `_`, `.`, `-`, `:` (at most 200)".into(),
-            ));
+        if let Some(problem) = named("FASTEVENT_AMQP_PREFIX", &self.prefix) {
+            return Some(problem);
         }
-        if let Some(name) = self.default_queue.as_ref().filter(|n| !valid_name(n)) {
-            return Some((
-                "ASYNC_FARM_JOBS_QUEUE",
-                name.clone(),
-                "letters, digits, `_`, `.`, `-`, `:` (at most 200)".into(),
-            ));
+        if let Some(name) = &self.default_queue {
+            return named("ASYNC_FARM_JOBS_QUEUE", name);
         }
         None
     }

@@ -3,7 +3,7 @@
 //!
 //! Per fastevent queue:
 //! - its work queue, `{prefix}.{queue}` (an existing plain durable queue,
-//!   the reference system's `async_farm.jobs` through
+//!   fast-app's `async_farm.jobs` through
 //!   `ASYNC_FARM_JOBS_QUEUE`, can serve as the default queue when classic);
 //! - a binding from the prefix's delivery exchange to it.
 //!

@@ -1,4 +1,4 @@
-//! The `sync` driver, the reference system's default: each job runs as a
+//! The `sync` driver, the default (as in fast-app): each job runs as a
 //! background task in this process. Nothing is stored, so a crash loses the
 //! jobs that were running (at-most-once). A listener's `tries`, `backoff`
 //! and `timeout` apply (retries wait in the task); after the last try the
