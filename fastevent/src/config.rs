@@ -3,12 +3,15 @@
 //! error at start-up or at the first dispatch, never a silent fallback.
 
 use crate::driver::Driver;
+#[cfg(feature = "amqp")]
 use crate::driver::amqp::{AmqpDriver, AmqpOptions};
 use crate::driver::durable::DurableQueue;
+#[cfg(feature = "sqlite")]
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
 use crate::env::Env;
 use crate::job::{JobDefaults, JobSigner};
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -64,6 +67,18 @@ pub enum QueueDriver {
 impl QueueDriver {
     /// Every accepted `QUEUE_DRIVER` value.
     pub const NAMES: &'static [&'static str] = &["sync", "sqlite", "amqp", "async_farm"];
+
+    /// The error for this driver when it is compiled out: each durable
+    /// driver is a Cargo feature of the same name, so a program can leave
+    /// out the ones it does not use.
+    fn not_built(self) -> Option<ConfigError> {
+        let feature = match self {
+            QueueDriver::Sqlite if cfg!(not(feature = "sqlite")) => "sqlite",
+            QueueDriver::Amqp if cfg!(not(feature = "amqp")) => "amqp",
+            _ => return None,
+        };
+        Some(ConfigError::DriverNotBuilt { feature })
+    }
 }
 
 impl FromStr for QueueDriver {
@@ -108,6 +123,10 @@ impl FromStr for QueueDriver {
 /// | `FASTEVENT_SIGNING_KEY` | none | HMAC key (16+ bytes): sign jobs, refuse unsigned ones |
 /// | `FASTEVENT_SIGNED_JOB_TTL_S` | `604800` (7 days) | how long after its dispatch a signed job may run |
 ///
+/// The `sqlite` and `amqp` drivers are Cargo features of those names (on by
+/// default): in a program built without one, its variables are ignored and
+/// choosing it is a [`ConfigError::DriverNotBuilt`] that names the feature.
+///
 /// ```
 /// use fastevent::{Config, QueueDriver};
 ///
@@ -121,7 +140,9 @@ impl FromStr for QueueDriver {
 /// ```
 pub struct Config {
     driver: DriverChoice,
+    #[cfg(feature = "sqlite")]
     sqlite: SqliteOptions,
+    #[cfg(feature = "amqp")]
     amqp: AmqpOptions,
     job_defaults: JobDefaults,
     signing_key: Option<Vec<u8>>,
@@ -143,6 +164,7 @@ impl Config {
     pub fn new() -> Self {
         Self {
             driver: DriverChoice::Named(QueueDriver::Sync),
+            #[cfg(feature = "sqlite")]
             sqlite: SqliteOptions {
                 path: PathBuf::from("fastevent.db"),
                 synchronous: Synchronous::Full,
@@ -150,6 +172,7 @@ impl Config {
                 // worker waiting on the lock must not look hung.
                 busy_timeout: Duration::from_secs(5),
             },
+            #[cfg(feature = "amqp")]
             amqp: AmqpOptions::new(AmqpOptions::DEFAULT_URL),
             job_defaults: JobDefaults::default(),
             signing_key: None,
@@ -170,58 +193,15 @@ impl Config {
             "QUEUE_DRIVER",
             &format!("one of: {}", QueueDriver::NAMES.join(", ")),
         )? {
+            if let Some(error) = driver.not_built() {
+                return Err(error);
+            }
             config.driver = DriverChoice::Named(driver);
         }
-        if let Some(path) = env.string("FASTEVENT_SQLITE_PATH")? {
-            config.sqlite.path = PathBuf::from(path);
-        }
-        if let Some(mode) = env.string("FASTEVENT_SQLITE_SYNCHRONOUS")? {
-            config.sqlite.synchronous = match mode.to_ascii_lowercase().as_str() {
-                "full" => Synchronous::Full,
-                "normal" => Synchronous::Normal,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        variable: "FASTEVENT_SQLITE_SYNCHRONOUS",
-                        value: mode,
-                        expected: "full or normal".into(),
-                    });
-                }
-            };
-        }
-        if let Some(url) = env.string("RABBITMQ_URL")? {
-            config.amqp.url = url;
-        }
-        if let Some(prefix) = env.string("FASTEVENT_AMQP_PREFIX")? {
-            config.amqp.prefix = prefix;
-        }
-        if let Some(queue) = env.string("ASYNC_FARM_JOBS_QUEUE")? {
-            config.amqp.default_queue = Some(queue);
-        }
-        if let Some(timeout) = env.seconds("RABBITMQ_CONSUMER_TIMEOUT_S", 0.0)? {
-            config.amqp.consumer_timeout = (!timeout.is_zero()).then_some(timeout);
-        }
-        if let Some(timeout) = env.seconds("FASTEVENT_AMQP_TIMEOUT_S", 0.1)? {
-            config.amqp.operation_timeout = timeout;
-        }
-        if let Some(kind) = env.string("FASTEVENT_AMQP_QUEUE_TYPE")? {
-            let parsed = crate::driver::amqp::topology::QueueType::parse(&kind);
-            config.amqp.queue_type = Some(parsed.ok_or(ConfigError::Invalid {
-                variable: "FASTEVENT_AMQP_QUEUE_TYPE",
-                value: kind,
-                expected: "classic or quorum".into(),
-            })?);
-        }
-        // Checked only for the driver that uses them: a stray RABBITMQ_URL
-        // does not stop a SQLite app.
-        if matches!(config.driver, DriverChoice::Named(QueueDriver::Amqp))
-            && let Some((variable, value, expected)) = config.amqp.problem()
-        {
-            return Err(ConfigError::Invalid {
-                variable,
-                value,
-                expected,
-            });
-        }
+        #[cfg(feature = "sqlite")]
+        config.read_sqlite(&env)?;
+        #[cfg(feature = "amqp")]
+        config.read_amqp(&env)?;
         if let Some(tries) = env.number("FASTEVENT_TRIES", 1, 1000)? {
             config.job_defaults.tries = tries as u32;
         }
@@ -254,6 +234,68 @@ impl Config {
         Ok(config)
     }
 
+    /// The `sqlite` driver's variables.
+    #[cfg(feature = "sqlite")]
+    fn read_sqlite(&mut self, env: &Env) -> Result<(), ConfigError> {
+        if let Some(path) = env.string("FASTEVENT_SQLITE_PATH")? {
+            self.sqlite.path = PathBuf::from(path);
+        }
+        if let Some(mode) = env.string("FASTEVENT_SQLITE_SYNCHRONOUS")? {
+            self.sqlite.synchronous = match mode.to_ascii_lowercase().as_str() {
+                "full" => Synchronous::Full,
+                "normal" => Synchronous::Normal,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "FASTEVENT_SQLITE_SYNCHRONOUS",
+                        value: mode,
+                        expected: "full or normal".into(),
+                    });
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// The `amqp` driver's variables.
+    #[cfg(feature = "amqp")]
+    fn read_amqp(&mut self, env: &Env) -> Result<(), ConfigError> {
+        if let Some(url) = env.string("RABBITMQ_URL")? {
+            self.amqp.url = url;
+        }
+        if let Some(prefix) = env.string("FASTEVENT_AMQP_PREFIX")? {
+            self.amqp.prefix = prefix;
+        }
+        if let Some(queue) = env.string("ASYNC_FARM_JOBS_QUEUE")? {
+            self.amqp.default_queue = Some(queue);
+        }
+        if let Some(timeout) = env.seconds("RABBITMQ_CONSUMER_TIMEOUT_S", 0.0)? {
+            self.amqp.consumer_timeout = (!timeout.is_zero()).then_some(timeout);
+        }
+        if let Some(timeout) = env.seconds("FASTEVENT_AMQP_TIMEOUT_S", 0.1)? {
+            self.amqp.operation_timeout = timeout;
+        }
+        if let Some(kind) = env.string("FASTEVENT_AMQP_QUEUE_TYPE")? {
+            let parsed = crate::driver::amqp::topology::QueueType::parse(&kind);
+            self.amqp.queue_type = Some(parsed.ok_or(ConfigError::Invalid {
+                variable: "FASTEVENT_AMQP_QUEUE_TYPE",
+                value: kind,
+                expected: "classic or quorum".into(),
+            })?);
+        }
+        // Checked only for the driver that uses them: a stray RABBITMQ_URL
+        // does not stop a SQLite app.
+        if matches!(self.driver, DriverChoice::Named(QueueDriver::Amqp))
+            && let Some((variable, value, expected)) = self.amqp.problem()
+        {
+            return Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
     /// Uses one of the built-in drivers.
     pub fn queue_driver(mut self, driver: QueueDriver) -> Self {
         self.driver = DriverChoice::Named(driver);
@@ -267,18 +309,21 @@ impl Config {
     }
 
     /// The SQLite queue's file.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.sqlite.path = path.into();
         self
     }
 
     /// The RabbitMQ options of the `amqp` driver (URL, queue prefix, ...).
+    #[cfg(feature = "amqp")]
     pub fn amqp(mut self, options: AmqpOptions) -> Self {
         self.amqp = options;
         self
     }
 
     /// Whether every commit is fsynced (`Full`, the default) or not.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_synchronous(mut self, synchronous: Synchronous) -> Self {
         self.sqlite.synchronous = synchronous;
         self
@@ -392,6 +437,7 @@ impl Config {
                 signer,
                 job_defaults,
             },
+            #[cfg(feature = "sqlite")]
             DriverChoice::Named(QueueDriver::Sqlite) => {
                 let sqlite = Arc::new(SqliteDriver::new(
                     self.sqlite,
@@ -405,6 +451,7 @@ impl Config {
                     job_defaults,
                 }
             }
+            #[cfg(feature = "amqp")]
             DriverChoice::Named(QueueDriver::Amqp) => {
                 if let Some((variable, value, expected)) = self.amqp.problem() {
                     return Err(ConfigError::Invalid {
@@ -432,6 +479,14 @@ impl Config {
                     signer,
                     job_defaults,
                 }
+            }
+            // A driver compiled out, chosen in code (`from_env` refuses it
+            // already).
+            #[cfg(not(all(feature = "sqlite", feature = "amqp")))]
+            DriverChoice::Named(driver) => {
+                return Err(driver
+                    .not_built()
+                    .expect("the built drivers have arms above"));
             }
             DriverChoice::Custom(driver) => Installed {
                 driver,
@@ -613,6 +668,14 @@ pub enum ConfigError {
         /// The installed driver.
         driver: &'static str,
     },
+    /// A built-in driver this program was compiled without.
+    #[error(
+        "the `{feature}` queue driver is not built into this program: enable the `{feature}` feature of fastevent (features = [\"{feature}\"] in Cargo.toml)"
+    )]
+    DriverNotBuilt {
+        /// The Cargo feature that builds it, also the driver's name.
+        feature: &'static str,
+    },
 }
 
 #[cfg(test)]
@@ -632,11 +695,14 @@ mod tests {
                 DriverChoice::Named(QueueDriver::Sync)
             ));
         }
-        let config = config(&[("QUEUE_DRIVER", "SQLite")]).unwrap();
-        assert!(matches!(
-            config.driver,
-            DriverChoice::Named(QueueDriver::Sqlite)
-        ));
+        #[cfg(feature = "sqlite")]
+        {
+            let config = config(&[("QUEUE_DRIVER", "SQLite")]).unwrap();
+            assert!(matches!(
+                config.driver,
+                DriverChoice::Named(QueueDriver::Sqlite)
+            ));
+        }
     }
 
     #[test]
@@ -646,6 +712,7 @@ mod tests {
             config.driver,
             DriverChoice::Named(QueueDriver::Sync)
         ));
+        #[cfg(feature = "sqlite")]
         assert_eq!(config.sqlite.path, PathBuf::from("fastevent.db"));
         assert_eq!(config.job_defaults, JobDefaults::default());
     }
@@ -659,6 +726,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "amqp")]
     #[test]
     fn amqp_and_its_alias_async_farm_select_rabbitmq() {
         for value in ["amqp", "AMQP", "async_farm", " Async_Farm "] {
@@ -670,6 +738,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "amqp")]
     #[test]
     fn rabbitmq_settings_have_the_reference_defaults() {
         let amqp = config(&[("QUEUE_DRIVER", "amqp")]).unwrap().amqp;
@@ -682,6 +751,7 @@ mod tests {
         assert_eq!(amqp.queue_type, None);
     }
 
+    #[cfg(feature = "amqp")]
     #[test]
     fn the_queue_type_is_read_and_checked() {
         use crate::driver::amqp::topology::QueueType;
@@ -698,6 +768,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "amqp")]
     #[test]
     fn rabbitmq_settings_are_read() {
         let amqp = config(&[
@@ -719,6 +790,7 @@ mod tests {
         assert_eq!(disabled.amqp.consumer_timeout, None);
     }
 
+    #[cfg(feature = "amqp")]
     #[test]
     fn bad_rabbitmq_settings_are_named_without_the_password() {
         for (variable, value, expected) in [
@@ -749,14 +821,13 @@ mod tests {
             assert!(!error.contains("pw"), "the password must not show: {error}");
         }
         // Another driver does not care about a broken RABBITMQ_URL.
+        #[cfg(feature = "sqlite")]
         assert!(config(&[("QUEUE_DRIVER", "sqlite"), ("RABBITMQ_URL", "nope")]).is_ok());
     }
 
     #[test]
     fn every_setting_is_read_and_bad_values_are_named() {
         let read = config(&[
-            ("FASTEVENT_SQLITE_PATH", "/tmp/q.db"),
-            ("FASTEVENT_SQLITE_SYNCHRONOUS", "Normal"),
             ("FASTEVENT_TRIES", "7"),
             ("SOFT_TIMEOUT_S", "2.5"),
             ("HARD_TIMEOUT_S", "10"),
@@ -765,8 +836,6 @@ mod tests {
             ("FASTEVENT_SIGNED_JOB_TTL_S", "86400"),
         ])
         .unwrap();
-        assert_eq!(read.sqlite.path, PathBuf::from("/tmp/q.db"));
-        assert_eq!(read.sqlite.synchronous, Synchronous::Normal);
         assert_eq!(read.job_defaults.tries, 7);
         assert_eq!(read.job_defaults.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(
@@ -781,7 +850,6 @@ mod tests {
         );
 
         for (variable, value, expected) in [
-            ("FASTEVENT_SQLITE_SYNCHRONOUS", "off", "full or normal"),
             ("FASTEVENT_TRIES", "0", "a whole number from 1 to 1000"),
             ("SOFT_TIMEOUT_S", "-1", "a number of seconds"),
             ("MAX_PAYLOAD_BYTES", "10", "a whole number from 1024"),
@@ -807,5 +875,59 @@ mod tests {
                 "the key must not be echoed: {error}"
             );
         }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_settings_are_read_and_bad_values_are_named() {
+        let read = config(&[
+            ("FASTEVENT_SQLITE_PATH", "/tmp/q.db"),
+            ("FASTEVENT_SQLITE_SYNCHRONOUS", "Normal"),
+        ])
+        .unwrap();
+        assert_eq!(read.sqlite.path, PathBuf::from("/tmp/q.db"));
+        assert_eq!(read.sqlite.synchronous, Synchronous::Normal);
+        let error = config(&[("FASTEVENT_SQLITE_SYNCHRONOUS", "off")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.starts_with("FASTEVENT_SQLITE_SYNCHRONOUS") && error.contains("full or normal"),
+            "{error}"
+        );
+    }
+
+    /// A driver compiled out is refused by name, whether the environment or
+    /// the code picks it, with the feature that would build it.
+    #[cfg(not(all(feature = "sqlite", feature = "amqp")))]
+    fn assert_not_built(values: &[&str], driver: QueueDriver, feature: &'static str) {
+        for value in values {
+            let error = config(&[("QUEUE_DRIVER", value)]).err();
+            assert_eq!(
+                error,
+                Some(ConfigError::DriverNotBuilt { feature }),
+                "{value}"
+            );
+        }
+        let error = Config::new().queue_driver(driver).build().err();
+        assert_eq!(error, Some(ConfigError::DriverNotBuilt { feature }));
+        assert_eq!(
+            error.unwrap().to_string(),
+            format!(
+                "the `{feature}` queue driver is not built into this program: enable the `{feature}` feature of fastevent (features = [\"{feature}\"] in Cargo.toml)"
+            )
+        );
+    }
+
+    #[cfg(not(feature = "amqp"))]
+    #[test]
+    fn amqp_without_its_feature_names_the_feature() {
+        assert_not_built(&["amqp", "async_farm"], QueueDriver::Amqp, "amqp");
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[test]
+    fn sqlite_without_its_feature_names_the_feature() {
+        assert_not_built(&["sqlite"], QueueDriver::Sqlite, "sqlite");
     }
 }

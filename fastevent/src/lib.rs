@@ -12,7 +12,12 @@
 // Lets the macros' `::fastevent::...` paths resolve inside this crate too.
 extern crate self as fastevent;
 
+// The commands start, signal and read worker processes: Unix only.
+#[cfg(all(feature = "cli", not(unix)))]
+compile_error!("fastevent's `cli` feature (and `tui`, which implies it) needs a Unix platform");
+
 mod app_state;
+#[cfg(all(feature = "cli", unix))]
 pub mod cli;
 mod config;
 pub mod context;
@@ -27,6 +32,7 @@ pub mod observe;
 pub mod registry;
 mod run;
 mod stats;
+#[cfg(unix)]
 pub mod supervisor;
 pub mod testing;
 pub mod worker;

@@ -36,6 +36,7 @@ mod events;
 mod failed;
 mod format;
 mod status;
+#[cfg(feature = "tui")]
 mod tui;
 mod work;
 

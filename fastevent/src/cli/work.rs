@@ -3,6 +3,7 @@
 
 use super::{CliError, CommandResult};
 use crate::config::{ConfigError, durable_queue};
+use crate::driver::durable::DurableQueue;
 use crate::registry::registry;
 use crate::supervisor::{Supervisor, SupervisorExit, SupervisorSettings, WorkerCommand};
 use crate::worker::report::{SUPERVISED_ENV, SUPERVISOR_PID_ENV};
@@ -11,6 +12,7 @@ use std::env::VarError;
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -196,13 +198,30 @@ impl WorkArgs {
         if self.tui {
             // Workers get `--tui` too (they run with this process's
             // arguments); `--worker` comes first in `run`, so they ignore it.
-            return super::tui::run(supervisor, queue).await;
+            return dashboard(supervisor, queue).await;
         }
         match supervisor.run(queue).await? {
             SupervisorExit::Shutdown | SupervisorExit::Finished => Ok(ExitCode::SUCCESS),
         }
     }
 }
+
+/// `--tui`: the supervisor shown as the dashboard.
+#[cfg(feature = "tui")]
+async fn dashboard(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) -> CommandResult {
+    super::tui::run(supervisor, queue).await
+}
+
+/// `--tui` in a program built without the dashboard: an error that names
+/// the feature, before any worker starts.
+#[cfg(not(feature = "tui"))]
+async fn dashboard(_: Supervisor, _: Arc<dyn DurableQueue>) -> CommandResult {
+    Err(CliError::new(TUI_DISABLED))
+}
+
+/// Why `--tui` fails in a program built without the dashboard.
+#[cfg(not(feature = "tui"))]
+const TUI_DISABLED: &str = "`work --tui` needs the dashboard, which this program was built without: enable the `tui` feature of fastevent";
 
 /// Resolves when this worker was started by a supervisor that is no longer
 /// its parent (it died, even by SIGKILL): the worker then drains and exits

@@ -2,9 +2,11 @@
 //! (the event, its listeners, the context) and hands it to the installed
 //! [`Driver`]; a driver turns it into one job per listener.
 
+#[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod durable;
 mod in_flight;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod sync;
 

@@ -18,9 +18,10 @@ mod metrics;
 pub(crate) mod spans;
 pub(crate) mod trace;
 
-pub(crate) use self::metrics::{
-    AfterFailure, JobKeys, SyncKeys, dispatched, lease_lost, sync_metrics_on,
-};
+// Only the built-in durable drivers count their accepted jobs here.
+#[cfg(any(feature = "sqlite", feature = "amqp"))]
+pub(crate) use self::metrics::dispatched;
+pub(crate) use self::metrics::{AfterFailure, JobKeys, SyncKeys, lease_lost, sync_metrics_on};
 pub use self::metrics::{
     JOB_RUN_SECONDS, JOB_WAIT_SECONDS, JOBS_DEAD_LETTERED, JOBS_DISPATCHED, JOBS_FAILED,
     JOBS_LEASE_LOST, JOBS_RETRIED, JOBS_SUCCEEDED, describe_metrics, set_sync_metrics,

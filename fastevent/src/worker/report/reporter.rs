@@ -3,11 +3,15 @@
 //! so that processes a listener starts cannot write reports.
 
 use super::{REPORT_FD_ENV, SUPERVISED_ENV, WorkerMessage};
+#[cfg(unix)]
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+#[cfg(unix)]
 use nix::libc;
+#[cfg(unix)]
 use nix::sys::stat::{SFlag, fstat};
 use std::fs::File;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -71,8 +75,16 @@ impl Reporter {
     }
 }
 
+/// Inherited descriptors are a Unix notion, and so is the supervisor that
+/// passes one: elsewhere a worker has no supervisor to report to.
+#[cfg(not(unix))]
+fn adopt(_fd: &str) -> std::io::Result<File> {
+    Err(std::io::Error::other("report channels need Unix"))
+}
+
 /// Takes ownership of the inherited report descriptor named by `fd`, once
 /// it is known to be an open pipe, and marks it close-on-exec.
+#[cfg(unix)]
 fn adopt(fd: &str) -> std::io::Result<File> {
     let raw: RawFd = fd
         .parse()
