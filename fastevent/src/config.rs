@@ -1,5 +1,5 @@
-//! Configuration: from the environment (the reference system's names where
-//! they exist) or in code, installed once per process. A bad value is an
+//! Configuration: from the environment (fast-app's variable names where
+//! they exist, so its deployments keep working) or in code, installed once per process. A bad value is an
 //! error at start-up or at the first dispatch, never a silent fallback.
 
 use crate::driver::Driver;
@@ -41,7 +41,7 @@ pub(crate) struct Installed {
 /// ```
 /// use fastevent::{Config, QueueDriver};
 ///
-/// let driver: QueueDriver = "async_farm".parse()?; // the reference system's name
+/// let driver: QueueDriver = "async_farm".parse()?; // fast-app's name
 /// assert_eq!(driver, QueueDriver::Amqp);
 /// assert!("redis".parse::<QueueDriver>().is_err());
 ///
@@ -53,14 +53,14 @@ pub(crate) struct Installed {
 #[non_exhaustive]
 pub enum QueueDriver {
     /// Jobs run as background tasks in the dispatching process (the
-    /// reference system's default): at-most-once, nothing stored.
+    /// default, as in fast-app): at-most-once, nothing stored.
     #[default]
     Sync,
     /// Jobs are stored in a local SQLite database and run by workers
     /// (`work`): durable on one machine, no server needed.
     Sqlite,
     /// Jobs go to RabbitMQ and are run by workers on any number of machines
-    /// (`async_farm`, the reference system's name, is accepted too).
+    /// (`async_farm`, fast-app's name, is accepted too).
     Amqp,
 }
 
@@ -84,7 +84,7 @@ impl QueueDriver {
 impl FromStr for QueueDriver {
     type Err = ConfigError;
 
-    /// Case-insensitive, surrounding spaces ignored, as the reference reads it.
+    /// Case-insensitive, surrounding spaces ignored, as fast-app reads it.
     fn from_str(value: &str) -> Result<Self, ConfigError> {
         match value.trim().to_ascii_lowercase().as_str() {
             "sync" => Ok(QueueDriver::Sync),
@@ -740,7 +740,7 @@ mod tests {
 
     #[cfg(feature = "amqp")]
     #[test]
-    fn rabbitmq_settings_have_the_reference_defaults() {
+    fn rabbitmq_settings_have_fast_apps_defaults() {
         let amqp = config(&[("QUEUE_DRIVER", "amqp")]).unwrap().amqp;
         assert_eq!(amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(amqp.prefix, "fastevent");
