@@ -121,7 +121,10 @@ async fn a_retry_cut_short_leaves_no_copies_behind() {
     let Some(url) = url() else { return };
     let prefix = fresh_prefix("failed-cut");
     let mut tidy = Tidy::new(&url, &prefix);
-    let driver = driver(&url, &prefix, Duration::from_secs(2));
+    // Long enough that the broker's refusal, not the timeout, cuts the
+    // retry short even on a loaded machine (the jobs go back one by one; a
+    // refusal ends the retry at once).
+    let driver = driver(&url, &prefix, Duration::from_secs(30));
     fill(&url, &driver, 300, 100).await;
     driver.declare("default").await.unwrap();
     let work = driver.topology().work_queue("default");
