@@ -121,9 +121,9 @@ async fn a_retry_cut_short_leaves_no_copies_behind() {
     let Some(url) = url() else { return };
     let prefix = fresh_prefix("failed-cut");
     let mut tidy = Tidy::new(&url, &prefix);
-    // Long enough that the broker's refusal, not the timeout, cuts the
-    // retry short even on a loaded machine (the jobs go back one by one; a
-    // refusal ends the retry at once).
+    // The retry ends at this timeout, refused by the full work queue; it
+    // must be long enough for the 100 jobs the queue takes to go back (one
+    // by one, each confirmed) even on a loaded machine.
     let driver = driver(&url, &prefix, Duration::from_secs(30));
     fill(&url, &driver, 300, 100).await;
     driver.declare("default").await.unwrap();
