@@ -4,7 +4,7 @@
 const EXAMPLES: &str = "like \"500ms\", \"30s\", \"5m\" or \"1h\"";
 
 /// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"` into milliseconds.
-pub fn parse_millis(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_millis(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -56,7 +56,7 @@ fn unit_meant(unit: &str) -> Option<&'static str> {
 }
 
 /// Milliseconds in the largest unit that keeps them whole: `60000` -> `1m`.
-pub fn display(millis: u64) -> String {
+pub(crate) fn display(millis: u64) -> String {
     [(3_600_000, "h"), (60_000, "m"), (1_000, "s")]
         .into_iter()
         .find(|&(factor, _)| millis > 0 && millis / factor * factor == millis)

@@ -12,6 +12,8 @@
 //! methods, as its `Listener` impl when only an option is wrong.
 
 #![warn(missing_docs)]
+// Public is what users and driver authors reach; the rest is `pub(crate)`.
+#![warn(unreachable_pub)]
 
 mod diagnostics;
 mod duration;

@@ -1,7 +1,7 @@
 //! "Did you mean" for misspelled option keys.
 
 /// The closest known key within two edits, if any.
-pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(unknown, k), *k))

@@ -14,7 +14,7 @@ use quote::quote;
 
 /// The symbol for an event, keyed by the bare type name: the listener side
 /// only sees the path written in `on = ...`, never the event's registered name.
-pub fn unwired_symbol(bare_type_name: &str) -> String {
+pub(crate) fn unwired_symbol(bare_type_name: &str) -> String {
     format!(
         "fastevent: event {bare_type_name} is dispatched, but no #[listener(on = {bare_type_name})] is linked into this program"
     )
@@ -23,7 +23,7 @@ pub fn unwired_symbol(bare_type_name: &str) -> String {
 /// The reference, placed in the event's `#[inline(never)]` dispatch hook.
 /// Skipped in the defining crate's own unit tests (`cfg(test)` is evaluated
 /// in the user's crate), where listeners usually live elsewhere.
-pub fn reference(bare_type_name: &str) -> TokenStream {
+pub(crate) fn reference(bare_type_name: &str) -> TokenStream {
     let symbol = unwired_symbol(bare_type_name);
     quote! {
         #[cfg(all(target_os = "linux", not(test)))]
@@ -44,7 +44,7 @@ pub fn reference(bare_type_name: &str) -> TokenStream {
 /// A weak definition of the symbol: emitted by every listener of the event
 /// and by `allow_unwired!`. `global_asm!` is refused directly inside
 /// `const _`, so it sits in a module there.
-pub fn weak_definition(bare_type_name: &str) -> TokenStream {
+pub(crate) fn weak_definition(bare_type_name: &str) -> TokenStream {
     let symbol = unwired_symbol(bare_type_name);
     let asm = format!(
         ".ifndef \"{symbol}\"\n.weak \"{symbol}\"\n.pushsection .rodata.fastevent_wired,\"a\"\n\"{symbol}\":\n.byte 0\n.popsection\n.endif"

@@ -8,6 +8,8 @@
 //! does not link. See the README for the guide.
 
 #![warn(missing_docs)]
+// Public is what users and driver authors reach; the rest is `pub(crate)`.
+#![warn(unreachable_pub)]
 
 // Lets the macros' `::fastevent::...` paths resolve inside this crate too.
 extern crate self as fastevent;

@@ -8,6 +8,8 @@
 //! Exit codes: 0 done, 1 failed (one line on standard error says why), 2
 //! usage error.
 
+#![warn(unreachable_pub)]
+
 mod scaffold;
 
 fn main() -> std::process::ExitCode {

@@ -13,6 +13,8 @@
 //! Users never depend on it directly.
 
 #![warn(missing_docs)]
+// Public is what users and driver authors reach; the rest is `pub(crate)`.
+#![warn(unreachable_pub)]
 
 mod rule;
 mod snake;

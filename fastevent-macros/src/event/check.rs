@@ -17,14 +17,14 @@ const EVENT: Attribute = Attribute {
 };
 
 /// A valid event, ready to expand.
-pub struct EventModel {
+pub(super) struct EventModel {
     pub ident: Ident,
     pub name: String,
     pub version: u32,
     pub allow_unwired: bool,
 }
 
-pub fn check(input: EventInput) -> syn::Result<EventModel> {
+pub(super) fn check(input: EventInput) -> syn::Result<EventModel> {
     let mut errors = Errors::default();
     check_shape(&input, &mut errors);
     let given = sort(&EVENT, &input.options, &mut errors);

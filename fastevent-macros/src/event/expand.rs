@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-pub fn expand(model: &EventModel) -> TokenStream {
+pub(super) fn expand(model: &EventModel) -> TokenStream {
     let EventModel {
         ident,
         name,
@@ -52,7 +52,7 @@ pub fn expand(model: &EventModel) -> TokenStream {
 /// where it is used. Its bound stands for `Event`'s supertraits, written so
 /// that rustc checks it only where the impl is used: a type that cannot be
 /// an event at all (a union) adds no error here.
-pub fn fallback(input: &DeriveInput) -> TokenStream {
+pub(super) fn fallback(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let name = fastevent_names::event_name(&ident.to_string());
     let mut generics = input.generics.clone();
@@ -76,7 +76,7 @@ pub fn fallback(input: &DeriveInput) -> TokenStream {
     }
 }
 
-pub fn allow_unwired(path: &syn::Path) -> TokenStream {
+pub(super) fn allow_unwired(path: &syn::Path) -> TokenStream {
     let Some(last) = path.segments.last() else {
         return syn::Error::new_spanned(path, "expected an event type").to_compile_error();
     };

@@ -6,7 +6,7 @@ mod parse;
 
 use proc_macro2::TokenStream;
 
-pub fn derive(input: TokenStream) -> TokenStream {
+pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let input = match syn::parse2::<syn::DeriveInput>(input) {
         Ok(input) => input,
         Err(error) => return error.to_compile_error(),
@@ -24,7 +24,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     }
 }
 
-pub fn allow_unwired(input: TokenStream) -> TokenStream {
+pub(crate) fn allow_unwired(input: TokenStream) -> TokenStream {
     match syn::parse2::<syn::Path>(input) {
         Ok(path) => expand::allow_unwired(&path),
         Err(error) => syn::Error::new(

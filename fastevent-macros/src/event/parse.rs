@@ -3,13 +3,13 @@
 use crate::options::{RawOption, parse_attribute_args};
 use syn::{Data, DeriveInput, Ident};
 
-pub enum Shape {
+pub(super) enum Shape {
     Struct,
     Enum,
     Union(proc_macro2::Span),
 }
 
-pub struct EventInput {
+pub(super) struct EventInput {
     pub ident: Ident,
     pub shape: Shape,
     pub generics: syn::Generics,
@@ -17,7 +17,7 @@ pub struct EventInput {
     pub options: Vec<RawOption>,
 }
 
-pub fn parse(input: &DeriveInput) -> syn::Result<EventInput> {
+pub(super) fn parse(input: &DeriveInput) -> syn::Result<EventInput> {
     let shape = match &input.data {
         Data::Struct(_) => Shape::Struct,
         Data::Enum(_) => Shape::Enum,

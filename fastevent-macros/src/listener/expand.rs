@@ -7,7 +7,7 @@ use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ImplItem;
 
-pub fn expand(model: &ListenerModel) -> TokenStream {
+pub(super) fn expand(model: &ListenerModel) -> TokenStream {
     let (inherent, listener_impl) = impl_blocks(model);
     let registration = registration(model);
     quote! {
@@ -22,7 +22,7 @@ pub fn expand(model: &ListenerModel) -> TokenStream {
 
 /// The user's methods as `expand` places them, without registering the
 /// listener: emitted next to an error in the options.
-pub fn impls(model: &ListenerModel) -> TokenStream {
+pub(super) fn impls(model: &ListenerModel) -> TokenStream {
     let (inherent, listener_impl) = impl_blocks(model);
     quote! {
         #inherent

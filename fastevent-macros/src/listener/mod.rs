@@ -7,7 +7,7 @@ mod parse;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let checked = parse::parse(args, item.clone())
         .map_err(check::Rejected::from)
         .and_then(check::check);

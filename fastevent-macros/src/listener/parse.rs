@@ -4,7 +4,7 @@ use crate::options::{RawOption, parse_options};
 use proc_macro2::TokenStream;
 use syn::{Item, ItemImpl};
 
-pub struct ListenerInput {
+pub(super) struct ListenerInput {
     /// The entries of the attribute, in order.
     pub options: Vec<RawOption>,
     /// The span of the whole attribute, for "missing `on`".
@@ -12,7 +12,7 @@ pub struct ListenerInput {
     pub item: ItemImpl,
 }
 
-pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<ListenerInput> {
+pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<ListenerInput> {
     let attribute_span = proc_macro2::Span::call_site();
     let options = parse_options(args)?;
     let item = match syn::parse2::<Item>(item)? {

@@ -8,19 +8,19 @@ mod parse;
 mod sort;
 mod values;
 
-pub use parse::{RawOption, parse_attribute_args, parse_options};
-pub use sort::{Given, sort};
-pub use values::{derived_name, keep, registered_name, string_literal, whole_number};
+pub(crate) use parse::{RawOption, parse_attribute_args, parse_options};
+pub(crate) use sort::{Given, sort};
+pub(crate) use values::{derived_name, keep, registered_name, string_literal, whole_number};
 
 /// What an attribute accepts, as its diagnostics describe it.
-pub struct Attribute {
+pub(crate) struct Attribute {
     /// `event` for `#[event(...)]`.
     pub name: &'static str,
     pub options: &'static [OptionSpec],
 }
 
 /// One option of an attribute.
-pub struct OptionSpec {
+pub(crate) struct OptionSpec {
     pub key: &'static str,
     /// How the list of known options shows it: `tries = N`.
     pub form: &'static str,
@@ -32,7 +32,11 @@ pub struct OptionSpec {
 
 impl OptionSpec {
     /// An option written `key = value`.
-    pub const fn value(key: &'static str, form: &'static str, example: &'static str) -> Self {
+    pub(crate) const fn value(
+        key: &'static str,
+        form: &'static str,
+        example: &'static str,
+    ) -> Self {
         OptionSpec {
             key,
             form,
@@ -42,7 +46,7 @@ impl OptionSpec {
     }
 
     /// An option written as its key alone.
-    pub const fn flag(key: &'static str) -> Self {
+    pub(crate) const fn flag(key: &'static str) -> Self {
         OptionSpec {
             key,
             form: key,

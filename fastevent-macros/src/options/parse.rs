@@ -7,12 +7,12 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Meta, MetaList, Token};
 
 /// One entry of the attribute, in the order written.
-pub struct RawOption {
+pub(crate) struct RawOption {
     pub key: syn::Path,
     pub value: RawValue,
 }
 
-pub enum RawValue {
+pub(crate) enum RawValue {
     /// `key` alone.
     Flag,
     /// `key = value`.
@@ -23,7 +23,7 @@ pub enum RawValue {
 
 impl RawOption {
     /// The key as written: `tries`, or `a::b` for a path.
-    pub fn key_text(&self) -> String {
+    pub(crate) fn key_text(&self) -> String {
         let segments: Vec<String> = self
             .key
             .segments
@@ -35,12 +35,12 @@ impl RawOption {
 }
 
 /// The arguments of an attribute macro: `on = NewChatEvent, tries = 3`.
-pub fn parse_options(args: TokenStream) -> syn::Result<Vec<RawOption>> {
+pub(crate) fn parse_options(args: TokenStream) -> syn::Result<Vec<RawOption>> {
     options.parse2(args)
 }
 
 /// The arguments of a helper attribute: `#[event(name = "x")]`.
-pub fn parse_attribute_args(attr: &syn::Attribute) -> syn::Result<Vec<RawOption>> {
+pub(crate) fn parse_attribute_args(attr: &syn::Attribute) -> syn::Result<Vec<RawOption>> {
     attr.parse_args_with(options)
 }
 

@@ -10,7 +10,7 @@ use quote::ToTokens;
 use syn::Expr;
 
 /// The well-formed options, each key at most once, in the order written.
-pub struct Given {
+pub(crate) struct Given {
     options: Vec<(&'static str, Option<Expr>)>,
     /// Every key written, well-formed or not.
     written: Vec<String>,
@@ -18,7 +18,7 @@ pub struct Given {
 
 impl Given {
     /// The value of `key`, when it was given one.
-    pub fn value(&self, key: &str) -> Option<&Expr> {
+    pub(crate) fn value(&self, key: &str) -> Option<&Expr> {
         self.options
             .iter()
             .find(|(k, _)| *k == key)
@@ -27,26 +27,26 @@ impl Given {
 
     /// The options given a value, in the order written, so that their
     /// errors are reported in that order too.
-    pub fn values(&self) -> impl Iterator<Item = (&'static str, &Expr)> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&'static str, &Expr)> {
         self.options
             .iter()
             .filter_map(|(key, value)| Some((*key, value.as_ref()?)))
     }
 
     /// Whether the flag `key` was given.
-    pub fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         self.options.iter().any(|(k, _)| *k == key)
     }
 
     /// Whether `key` was written at all, even wrongly: a mistake in it was
     /// reported already, so "missing" would be a second error.
-    pub fn written(&self, key: &str) -> bool {
+    pub(crate) fn written(&self, key: &str) -> bool {
         self.written.iter().any(|k| k == key)
     }
 }
 
 /// Reports every option written wrongly and returns the others.
-pub fn sort(attribute: &Attribute, raw: &[RawOption], errors: &mut Errors) -> Given {
+pub(crate) fn sort(attribute: &Attribute, raw: &[RawOption], errors: &mut Errors) -> Given {
     let mut given = Given {
         options: Vec::new(),
         written: raw.iter().map(RawOption::key_text).collect(),

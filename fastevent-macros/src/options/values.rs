@@ -5,7 +5,7 @@ use crate::diagnostics::Errors;
 use fastevent_names::{NAME_ALPHABET, NameProblem, check_name};
 use syn::{Expr, ExprLit, Lit, LitInt, LitStr};
 
-pub fn string_literal(expr: &Expr) -> Option<&LitStr> {
+pub(crate) fn string_literal(expr: &Expr) -> Option<&LitStr> {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
@@ -25,7 +25,7 @@ fn int_literal(expr: &Expr) -> Option<&LitInt> {
 
 /// A registered name (of an event, a listener, a queue): a string that
 /// follows the rule the runtime checks too. `example` is a valid one.
-pub fn registered_name(value: &Expr, key: &str, example: &str) -> syn::Result<String> {
+pub(crate) fn registered_name(value: &Expr, key: &str, example: &str) -> syn::Result<String> {
     let Some(lit) = string_literal(value) else {
         return Err(syn::Error::new_spanned(
             value,
@@ -48,7 +48,7 @@ pub fn registered_name(value: &Expr, key: &str, example: &str) -> syn::Result<St
 
 /// The name derived from a type (`derived`) when no `name = ...` was
 /// written: it follows the same rule, reported at the type.
-pub fn derived_name(
+pub(crate) fn derived_name(
     derived: String,
     type_tokens: &impl quote::ToTokens,
     attribute: &str,
@@ -65,7 +65,7 @@ pub fn derived_name(
 }
 
 /// Keeps a value read, or reports why it could not be.
-pub fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) {
+pub(crate) fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) {
     match read {
         Ok(value) => *slot = Some(value),
         Err(error) => errors.push(error),
@@ -73,7 +73,7 @@ pub fn keep<T>(slot: &mut Option<T>, read: syn::Result<T>, errors: &mut Errors) 
 }
 
 /// A whole number in `range`; `help` says what the option takes.
-pub fn whole_number(
+pub(crate) fn whole_number(
     value: &Expr,
     range: std::ops::RangeInclusive<u32>,
     help: &str,

@@ -9,18 +9,18 @@ use tokio::sync::Notify;
 /// [`drain`](super::Driver::drain). The `sync` driver counts its jobs
 /// with one.
 #[derive(Default)]
-pub struct InFlight {
+pub(super) struct InFlight {
     running: AtomicUsize,
     idle: Notify,
 }
 
 /// Held by a running job; dropping it (also on panic or cancel) counts the
 /// job as finished.
-pub struct InFlightGuard<'a>(&'a InFlight);
+pub(super) struct InFlightGuard<'a>(&'a InFlight);
 
 impl InFlight {
     /// An empty count, usable in a `static`.
-    pub const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         Self {
             running: AtomicUsize::new(0),
             idle: Notify::const_new(),
@@ -28,18 +28,18 @@ impl InFlight {
     }
 
     /// Counts one more running job until the guard is dropped.
-    pub fn start(&self) -> InFlightGuard<'_> {
+    pub(super) fn start(&self) -> InFlightGuard<'_> {
         self.running.fetch_add(1, Ordering::AcqRel);
         InFlightGuard(self)
     }
 
     /// How many jobs run now.
-    pub fn running(&self) -> usize {
+    pub(super) fn running(&self) -> usize {
         self.running.load(Ordering::Acquire)
     }
 
     /// Resolves when no job runs; jobs started meanwhile are waited for too.
-    pub async fn wait_idle(&self) {
+    pub(super) async fn wait_idle(&self) {
         loop {
             let idle = self.idle.notified();
             tokio::pin!(idle);

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 /// A path as the user sees it (relative to the current directory) and as
 /// the program uses it (absolute).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
+pub(super) struct Place {
     /// Relative to the current directory: `src/events/new_chat_event.rs`.
     pub shown: PathBuf,
     /// Absolute.
@@ -35,7 +35,7 @@ impl fmt::Display for Place {
 
 /// A checked folder inside the current directory; it may not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Destination {
+pub(super) struct Destination {
     /// The folder.
     pub dir: Place,
     /// The file that declares the folder's modules: `src/events.rs` when
@@ -46,13 +46,13 @@ pub struct Destination {
 
 impl Destination {
     /// The new item's file: `<dir>/<module>.rs`.
-    pub fn file(&self, module: &str) -> Place {
+    pub(super) fn file(&self, module: &str) -> Place {
         self.dir.join(&format!("{module}.rs"))
     }
 }
 
 /// Checks `requested` (the `--path` argument) against `cwd`.
-pub fn resolve(cwd: &Path, requested: &Path) -> Result<Destination, MakeError> {
+pub(super) fn resolve(cwd: &Path, requested: &Path) -> Result<Destination, MakeError> {
     let shown_arg = requested.display();
     if requested.has_root() || requested.is_absolute() {
         return Err(MakeError(format!(

@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 /// For a folder `src/<name>`: a hint when the crate root does not declare
 /// `mod <name>;` (or when there is no crate root in the current
 /// directory). Other folders are the user's own layout, left alone.
-pub fn crate_root(cwd: &Path, destination: &Destination) -> Option<String> {
+pub(super) fn crate_root(cwd: &Path, destination: &Destination) -> Option<String> {
     let parts: Vec<Component> = destination.dir.shown.components().collect();
     let [Component::Normal(src), Component::Normal(name)] = parts[..] else {
         return None;
@@ -46,7 +46,7 @@ pub fn crate_root(cwd: &Path, destination: &Destination) -> Option<String> {
 
 /// A hint when the listener's event is not where the listener imports it
 /// from (`src/events/<module>.rs`).
-pub fn event_module(cwd: &Path, event: &ItemName) -> Option<String> {
+pub(super) fn event_module(cwd: &Path, event: &ItemName) -> Option<String> {
     let file = format!("src/events/{}.rs", event.module);
     let folder = format!("src/events/{}/mod.rs", event.module);
     if cwd.join(&file).is_file() || cwd.join(folder).is_file() {

@@ -20,7 +20,7 @@ const RESERVED: &[&str] = &[
 
 /// A strict or reserved keyword. Weak keywords (`union`, `macro_rules`,
 /// `raw`, `safe`) are ordinary identifiers where a name goes.
-pub fn is_keyword(word: &str) -> bool {
+pub(super) fn is_keyword(word: &str) -> bool {
     STRICT.contains(&word) || RESERVED.contains(&word)
 }
 
@@ -28,7 +28,7 @@ pub fn is_keyword(word: &str) -> bool {
 /// not `_` alone. Rust also takes non-ASCII letters; they are refused here
 /// because the name also becomes a file name, and a crate's module files
 /// are expected to be ASCII.
-pub fn is_identifier(word: &str) -> bool {
+pub(super) fn is_identifier(word: &str) -> bool {
     let mut chars = word.chars();
     let starts_well = chars
         .next()

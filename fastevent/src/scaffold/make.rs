@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Writes an event named `name` into `path` (relative to `cwd`); returns
 /// the lines to print.
-pub fn event(cwd: &Path, name: &str, path: &Path) -> Result<Vec<String>, MakeError> {
+pub(super) fn event(cwd: &Path, name: &str, path: &Path) -> Result<Vec<String>, MakeError> {
     let event = checked(name, "event name")?;
     templates::check_event(&event).map_err(|why| invalid("event name", &why))?;
     let destination = resolve(cwd, path)?;
@@ -22,7 +22,7 @@ pub fn event(cwd: &Path, name: &str, path: &Path) -> Result<Vec<String>, MakeErr
 }
 
 /// Writes a listener named `name` of the event named `event` into `path`.
-pub fn listener(
+pub(super) fn listener(
     cwd: &Path,
     name: &str,
     event: &str,

@@ -95,7 +95,7 @@ struct ListenerArgs {
 
 /// Parses `args` (the program name first) and runs the command in the
 /// current directory.
-pub fn run<I, T>(args: I) -> ExitCode
+pub(crate) fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -133,7 +133,7 @@ where
 
 /// Why the command failed, and so wrote nothing: one line, exit code 1.
 #[derive(Debug, PartialEq, Eq)]
-pub struct MakeError(String);
+pub(crate) struct MakeError(String);
 
 impl fmt::Display for MakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,7 @@ use super::names::ItemName;
 
 /// How a folder's module file lists its modules.
 #[derive(Debug, Clone, Copy)]
-pub struct Listing {
+pub(super) struct Listing {
     /// The first lines of a new module file.
     pub header: &'static str,
     /// Whether each module's type is re-exported (`pub use`).
@@ -17,7 +17,7 @@ pub struct Listing {
 /// The module file's new text: `existing` (or, for a new file, the
 /// header) with the module declared and, if the listing says so, its type
 /// re-exported. `None` when an existing file already has it all.
-pub fn declare(existing: Option<&str>, listing: Listing, name: &ItemName) -> Option<String> {
+pub(super) fn declare(existing: Option<&str>, listing: Listing, name: &ItemName) -> Option<String> {
     let source = existing.unwrap_or(listing.header);
     let newline = if source.contains("\r\n") {
         "\r\n"
@@ -61,7 +61,7 @@ pub fn declare(existing: Option<&str>, listing: Listing, name: &ItemName) -> Opt
 }
 
 /// `name` of a top-level `mod name;`, with any visibility.
-pub fn declared_module(line: &str) -> Option<&str> {
+pub(super) fn declared_module(line: &str) -> Option<&str> {
     let rest = after_visibility(top_level(line)?).strip_prefix("mod")?;
     let rest = rest.strip_prefix(char::is_whitespace)?.trim_start();
     let end = rest

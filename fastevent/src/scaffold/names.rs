@@ -9,7 +9,7 @@ use std::fmt;
 
 /// The names of a new item: `NewChatEvent` in `new_chat_event.rs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemName {
+pub(super) struct ItemName {
     /// The type: `NewChatEvent`.
     pub type_name: String,
     /// The module, which is also the file's stem: `new_chat_event`.
@@ -23,7 +23,7 @@ pub struct ItemName {
 ///   upper case, the rest lower case) and joined; the module is the input
 ///   itself when it is plain snake case (`^[a-z]+(_[a-z0-9]+)*$`), else the
 ///   snake case of the type name (`newChat` -> `Newchat`, `newchat`).
-pub fn convert(input: &str) -> ItemName {
+pub(super) fn convert(input: &str) -> ItemName {
     if is_pascal_case(input) {
         return ItemName {
             type_name: input.to_string(),
@@ -40,7 +40,7 @@ pub fn convert(input: &str) -> ItemName {
 }
 
 /// Converts `input` and checks that both names are usable in Rust.
-pub fn item_name(input: &str) -> Result<ItemName, NameError> {
+pub(super) fn item_name(input: &str) -> Result<ItemName, NameError> {
     if input.is_empty() {
         return Err(NameError("the name is empty".into()));
     }
@@ -78,7 +78,7 @@ pub fn item_name(input: &str) -> Result<ItemName, NameError> {
 
 /// Why a name was refused; the caller says which name it was.
 #[derive(Debug, PartialEq, Eq)]
-pub struct NameError(String);
+pub(super) struct NameError(String);
 
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

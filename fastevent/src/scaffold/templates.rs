@@ -7,11 +7,11 @@ use fastevent_names::{check_name, event_name, snake_case};
 
 /// Where a listener imports its event from: `fastevent make event` writes
 /// events there by default.
-pub const EVENTS_MODULE: &str = "crate::events";
+pub(super) const EVENTS_MODULE: &str = "crate::events";
 
 /// `src/events/mod.rs`: events are named wherever they are dispatched,
 /// so each is re-exported (`events::NewChatEvent`).
-pub const EVENTS: Listing = Listing {
+pub(super) const EVENTS: Listing = Listing {
     header: "//! The application's events: one module per event, re-exported here.\n",
     reexport: true,
 };
@@ -19,14 +19,14 @@ pub const EVENTS: Listing = Listing {
 /// `src/listeners/mod.rs`: no re-exports. The application never names a
 /// listener (`#[listener]` wires it), so in a binary crate a `pub use` of
 /// one is an unused import, a warning in every generated crate.
-pub const LISTENERS: Listing = Listing {
+pub(super) const LISTENERS: Listing = Listing {
     header: "//! The application's listeners, one module each. `#[listener(on = ...)]`\n\
              //! wires them: nothing else needs to list them.\n",
     reexport: false,
 };
 
 /// An event with no fields yet, and a doc comment saying what goes there.
-pub fn event(event: &ItemName) -> String {
+pub(super) fn event(event: &ItemName) -> String {
     let ty = &event.type_name;
     let registered = event_name(ty);
     format!(
@@ -52,7 +52,7 @@ pub struct {ty} {{}}
 }
 
 /// A listener of `event` whose `handle` does nothing yet.
-pub fn listener(listener: &ItemName, event: &ItemName) -> String {
+pub(super) fn listener(listener: &ItemName, event: &ItemName) -> String {
     let ty = &listener.type_name;
     let (event_ty, event_module) = (&event.type_name, &event.module);
     format!(
@@ -90,14 +90,14 @@ const EVENT_FILE_USES: &[&str] = &["Event", "Serialize", "Deserialize"];
 const LISTENER_FILE_USES: &[&str] = &["BoxError", "Default", "Ok", "Result"];
 
 /// Refuses an event name the event file already uses.
-pub fn check_event(event: &ItemName) -> Result<(), String> {
+pub(super) fn check_event(event: &ItemName) -> Result<(), String> {
     refuse_used(&event.type_name, EVENT_FILE_USES, "the event's file")?;
     registered_name_valid(&event.type_name, &event_name(&event.type_name))
 }
 
 /// Refuses names the listener file already uses, and a listener named as
 /// its event.
-pub fn check_listener(listener: &ItemName, event: &ItemName) -> Result<(), String> {
+pub(super) fn check_listener(listener: &ItemName, event: &ItemName) -> Result<(), String> {
     if listener.type_name == event.type_name {
         return Err(format!(
             "the listener and its event are both named `{}`; name the listener after what it does",

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// What `apply` will write; making it wrote nothing.
 #[derive(Debug)]
-pub struct Plan {
+pub(super) struct Plan {
     file: Place,
     text: String,
     module_file: Place,
@@ -29,7 +29,7 @@ pub struct Plan {
 impl Plan {
     /// Checks that `name`'s file can be written in `destination` with
     /// `text`, and prepares its module file as `listing` says.
-    pub fn new(
+    pub(super) fn new(
         destination: &Destination,
         name: &ItemName,
         text: String,
@@ -67,7 +67,7 @@ impl Plan {
     }
 
     /// Writes the plan and says what was done, one line per file.
-    pub fn apply(self) -> Result<Vec<String>, MakeError> {
+    pub(super) fn apply(self) -> Result<Vec<String>, MakeError> {
         let mut created_dirs = Vec::new();
         let written = self
             .create_dirs(&mut created_dirs)

@@ -79,7 +79,7 @@ pub(super) struct Account {
 
 impl Account {
     /// To a dashboard's channel instead of standard output.
-    pub fn to_channel(channel: mpsc::Sender<AccountLine>) -> Self {
+    pub(super) fn to_channel(channel: mpsc::Sender<AccountLine>) -> Self {
         Self {
             channel: Some(channel),
             dropped: Cell::new(0),
@@ -87,21 +87,21 @@ impl Account {
     }
 
     /// Something that happened to the pool.
-    pub fn say(&self, message: impl Display) {
+    pub(super) fn say(&self, message: impl Display) {
         let text = message.to_string();
         tracing::debug!(target: "fastevent::supervisor", "{text}");
         self.write(LineSource::Supervisor, text);
     }
 
     /// Something that went wrong.
-    pub fn warn(&self, message: impl Display) {
+    pub(super) fn warn(&self, message: impl Display) {
         let text = message.to_string();
         tracing::warn!(target: "fastevent::supervisor", "{text}");
         self.write(LineSource::Warning, text);
     }
 
     /// A line a worker printed (its listeners' output).
-    pub fn forward(&self, number: u32, line: &str) {
+    pub(super) fn forward(&self, number: u32, line: &str) {
         self.write(LineSource::Worker(number), line.to_string());
     }
 

@@ -97,7 +97,7 @@ pub(super) enum Change {
 }
 
 impl Member {
-    pub fn new(number: u32, process: WorkerProcess, now: Instant) -> Self {
+    pub(super) fn new(number: u32, process: WorkerProcess, now: Instant) -> Self {
         Self {
             number,
             process,
@@ -118,7 +118,7 @@ impl Member {
     }
 
     /// Records a report. `stop_timeout` bounds a self-initiated stop.
-    pub fn on_message(
+    pub(super) fn on_message(
         &mut self,
         message: WorkerMessage,
         now: Instant,
@@ -197,13 +197,13 @@ impl Member {
     }
 
     /// Still running and meant to: counts toward the pool's size.
-    pub fn is_active(&self) -> bool {
+    pub(super) fn is_active(&self) -> bool {
         self.exit.is_none() && matches!(self.stage, Stage::Starting | Stage::Ready)
     }
 
     /// Ready and running nothing, by its last heartbeat and by the jobs it
     /// reported since: a candidate for a scale-down.
-    pub fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self) -> bool {
         self.exit.is_none()
             && self.stage == Stage::Ready
             && self.reported_running == 0
@@ -211,7 +211,7 @@ impl Member {
     }
 
     /// Whether signals may still be sent (not yet reaped).
-    pub fn is_signalable(&self) -> bool {
+    pub(super) fn is_signalable(&self) -> bool {
         self.exit.is_none()
     }
 
@@ -220,7 +220,12 @@ impl Member {
     /// whose listener returned and that waits to be settled is not past
     /// it), silence while starting or running, or a stop that outlasted its
     /// grace period.
-    pub fn overdue(&self, now: Instant, now_ms: u64, heartbeat_timeout: Duration) -> Option<Kill> {
+    pub(super) fn overdue(
+        &self,
+        now: Instant,
+        now_ms: u64,
+        heartbeat_timeout: Duration,
+    ) -> Option<Kill> {
         if !self.is_signalable() || matches!(self.stage, Stage::Killed(_)) {
             return None;
         }
@@ -255,7 +260,7 @@ impl Member {
     }
 
     /// The snapshot for [`super::SupervisorState`].
-    pub fn snapshot(&self, now: Instant) -> WorkerSnapshot {
+    pub(super) fn snapshot(&self, now: Instant) -> WorkerSnapshot {
         let state = match (&self.exit, &self.stage) {
             (Some((status, _)), _) => WorkerState::Exited(super::process::describe_exit(status)),
             (None, Stage::Starting) => WorkerState::Starting,

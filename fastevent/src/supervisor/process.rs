@@ -66,7 +66,7 @@ impl WorkerCommand {
 
 /// What a worker's readers tell the supervisor's loop, by worker number.
 #[derive(Debug)]
-pub enum Output {
+pub(super) enum Output {
     /// One line of its standard output, without the newline.
     Line(u32, String),
     /// Its standard output closed: every line has been sent.
@@ -79,7 +79,7 @@ pub enum Output {
 
 /// A running worker process, as the supervisor starts and watches it.
 #[derive(Debug)]
-pub struct WorkerProcess {
+pub(super) struct WorkerProcess {
     child: Child,
     pid: u32,
     readers: [JoinHandle<()>; 2],
@@ -88,7 +88,7 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts worker `number` for supervisor `supervisor_id`; its output
     /// lines and its reports arrive on `output`.
-    pub fn spawn(
+    pub(super) fn spawn(
         command: &WorkerCommand,
         number: u32,
         supervisor_id: &str,
@@ -116,17 +116,17 @@ impl WorkerProcess {
     }
 
     /// Its process id.
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.pid
     }
 
     /// Asks it to stop gracefully (it drains, then exits).
-    pub fn terminate(&self) {
+    pub(super) fn terminate(&self) {
         self.signal(Signal::SIGTERM, false);
     }
 
     /// Kills it, and whatever it started in its process group.
-    pub fn kill(&self) {
+    pub(super) fn kill(&self) {
         self.signal(Signal::SIGKILL, true);
     }
 
@@ -148,7 +148,7 @@ impl WorkerProcess {
     }
 
     /// Its exit status, once it has exited (this reaps it).
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+    pub(super) fn try_exit(&mut self) -> Option<ExitStatus> {
         match self.child.try_wait() {
             Ok(status) => status,
             Err(error) => {
@@ -160,7 +160,7 @@ impl WorkerProcess {
 
     /// Stops reading its output and reports (something it started still
     /// holds its standard output open after it exited).
-    pub fn stop_reading(&self) {
+    pub(super) fn stop_reading(&self) {
         self.readers.iter().for_each(JoinHandle::abort);
     }
 }
@@ -268,7 +268,7 @@ async fn read_reports(number: u32, mut reports: pipe::Receiver, output: mpsc::Se
 }
 
 /// How an exit status reads in the account: "exit code 1", "signal SIGKILL".
-pub fn describe_exit(status: &ExitStatus) -> String {
+pub(super) fn describe_exit(status: &ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     if let Some(code) = status.code() {
         return format!("exit code {code}");

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 /// A worker that exits sooner than this after it was spawned died young.
-pub const STARTUP_WINDOW: Duration = Duration::from_secs(5);
+pub(super) const STARTUP_WINDOW: Duration = Duration::from_secs(5);
 
 /// The first delay; it doubles with every further young death.
 const FIRST_DELAY: Duration = Duration::from_millis(500);
@@ -16,7 +16,7 @@ const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Young deaths in a row, and when starting workers is allowed again.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RestartBackoff {
+pub(super) struct RestartBackoff {
     young_deaths: u32,
     not_before: Option<Instant>,
 }
@@ -24,7 +24,7 @@ pub struct RestartBackoff {
 impl RestartBackoff {
     /// A worker died (crashed, or was killed as hung) after living `lived`;
     /// returns the delay before the next start.
-    pub fn died(&mut self, lived: Duration, now: Instant) -> Duration {
+    pub(super) fn died(&mut self, lived: Duration, now: Instant) -> Duration {
         if lived >= STARTUP_WINDOW {
             self.young_deaths = 0;
             self.not_before = None;
@@ -38,17 +38,17 @@ impl RestartBackoff {
     }
 
     /// A worker outlived the start-up window: the program can run.
-    pub fn healthy(&mut self) {
+    pub(super) fn healthy(&mut self) {
         self.young_deaths = 0;
     }
 
     /// Whether workers may be started at `now`.
-    pub fn allows(&self, now: Instant) -> bool {
+    pub(super) fn allows(&self, now: Instant) -> bool {
         self.not_before.is_none_or(|at| now >= at)
     }
 
     /// Young deaths in a row.
-    pub fn young_deaths(&self) -> u32 {
+    pub(super) fn young_deaths(&self) -> u32 {
         self.young_deaths
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// The pool's bounds and step sizes, as `decide` reads them: the
 /// supervisor makes them from its [`SupervisorSettings`](super::SupervisorSettings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(super) struct Limits {
     /// Workers kept alive.
     pub min: usize,
     /// Most workers at once.
@@ -70,7 +70,7 @@ pub struct Backlog {
 
 /// The pool as `decide` sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pool {
+pub(super) struct Pool {
     /// Workers starting or taking jobs (not those already stopping).
     pub alive: usize,
     /// Workers that run nothing, in the order they should be stopped.
@@ -84,7 +84,7 @@ pub struct Pool {
 
 /// What to do this tick, from `decide`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(super) enum Decision {
     /// Nothing.
     Hold,
     /// Start `count` workers.
@@ -111,7 +111,7 @@ pub enum Decision {
 
 /// Why workers are started, in [`Decision::Start`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartReason {
+pub(super) enum StartReason {
     /// Fewer than the minimum are alive (start-up, or replacing one that
     /// exited or was killed).
     BelowMin {
@@ -131,7 +131,7 @@ pub enum StartReason {
 /// [module](self); the supervisor acts on the [`Decision`]. `backlog` is
 /// `None` when the queue could not be read (or was not read this tick);
 /// `idle_for` is how long the queue has been idle, per [`IdleClock`].
-pub fn decide(
+pub(super) fn decide(
     limits: &Limits,
     pool: &Pool,
     backlog: Option<Backlog>,
@@ -194,7 +194,7 @@ pub fn decide(
 /// scaling action, so that a scale-down waits a full cooldown after the last
 /// change of the pool: no flapping between up and down.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct IdleClock {
+pub(super) struct IdleClock {
     idle_since: Option<Instant>,
     last_scaling: Option<Instant>,
 }
@@ -202,7 +202,7 @@ pub struct IdleClock {
 impl IdleClock {
     /// Records a depth reading; `None` is a failed one, which proves nothing
     /// about idleness and so restarts the clock.
-    pub fn observe(&mut self, backlog: Option<Backlog>, now: Instant) {
+    pub(super) fn observe(&mut self, backlog: Option<Backlog>, now: Instant) {
         match backlog {
             Some(b) if b.ready == 0 => {
                 self.idle_since.get_or_insert(now);
@@ -212,12 +212,12 @@ impl IdleClock {
     }
 
     /// Records that the pool was scaled (up or down) at `now`.
-    pub fn scaled(&mut self, now: Instant) {
+    pub(super) fn scaled(&mut self, now: Instant) {
         self.last_scaling = Some(now);
     }
 
     /// How long the queue has been idle and the pool unchanged, if idle.
-    pub fn idle_for(&self, now: Instant) -> Option<Duration> {
+    pub(super) fn idle_for(&self, now: Instant) -> Option<Duration> {
         let since = self.idle_since?;
         let from = self.last_scaling.map_or(since, |scaled| scaled.max(since));
         Some(now.saturating_duration_since(from))

@@ -73,7 +73,7 @@ pub const KILL_MARGIN: Duration = Duration::from_secs(5);
 
 /// The most workers one supervisor accepts; a guard against a typo such as
 /// `MAX_WORKERS=1000000`, not a tuned limit.
-pub const WORKER_LIMIT: u64 = 1000;
+pub(super) const WORKER_LIMIT: u64 = 1000;
 
 impl SupervisorSettings {
     /// Settings from the environment, for workers running with `worker`.

@@ -43,7 +43,7 @@ impl Default for BackoffDefaults {
 }
 
 /// The delay after `failed_attempt` (1 for the first attempt) failed.
-pub fn delay(backoff: Backoff, defaults: BackoffDefaults, failed_attempt: u32) -> Duration {
+pub(crate) fn delay(backoff: Backoff, defaults: BackoffDefaults, failed_attempt: u32) -> Duration {
     let exponent = failed_attempt.saturating_sub(1).min(30);
     let base = match backoff {
         Backoff::Schedule(delays) if !delays.is_empty() => {

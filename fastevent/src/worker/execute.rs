@@ -36,7 +36,7 @@ pub(crate) struct JobContext {
 /// How a job ended on a worker, as the worker counts it in its
 /// [`WorkerReport`](super::WorkerReport) and tells its supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// The listener succeeded; the job is gone.
     Succeeded,
     /// The attempt failed; the job runs again later.

@@ -23,24 +23,24 @@ pub(super) struct Progress {
 
 impl Progress {
     /// `job` is held, run by task `task`.
-    pub fn hold(&self, task: Id, job: ClaimedJob) {
+    pub(super) fn hold(&self, task: Id, job: ClaimedJob) {
         self.held().insert(task, job);
     }
 
     /// How many jobs are held (running, or aborted and not yet handed back).
-    pub fn running(&self) -> usize {
+    pub(super) fn running(&self) -> usize {
         self.held().len()
     }
 
     /// The claims held now, for a lease renewal.
-    pub fn held_claims(&self) -> Vec<ClaimToken> {
+    pub(super) fn held_claims(&self) -> Vec<ClaimToken> {
         self.held().values().map(ClaimedJob::token).collect()
     }
 
     /// These claims no longer own their job (another claim took it after
     /// their lease lapsed): they are not renewed or handed back any more,
     /// and their tasks' settles will be refused.
-    pub fn forget_lost(&self, lost: &[ClaimToken], driver: &'static str) {
+    pub(super) fn forget_lost(&self, lost: &[ClaimToken], driver: &'static str) {
         let mut held = self.held();
         held.retain(|_, job| {
             let gone = lost.contains(&job.token());
@@ -56,7 +56,7 @@ impl Progress {
     }
 
     /// A job handed back at shutdown turned out to be another claim's.
-    pub fn lost(&self, job: &ClaimedJob, driver: &'static str) {
+    pub(super) fn lost(&self, job: &ClaimedJob, driver: &'static str) {
         tracing::warn!(
             target: "fastevent", job = %job.job_id,
             "lease lost, another claim owns the job: not handed back by this worker"
@@ -66,14 +66,14 @@ impl Progress {
     }
 
     /// The jobs still held, which are no longer this worker's to run.
-    pub fn take_held(&self) -> Vec<ClaimedJob> {
+    pub(super) fn take_held(&self) -> Vec<ClaimedJob> {
         self.held().drain().map(|(_, job)| job).collect()
     }
 
     /// Counts a finished task. An aborted one (the end of the grace period)
     /// keeps its job held, to be handed back; a panicking one (panics of
     /// listeners are caught inside the task) lets its job's lease run out.
-    pub fn record(&self, done: Result<(Id, Outcome), JoinError>) {
+    pub(super) fn record(&self, done: Result<(Id, Outcome), JoinError>) {
         match done {
             Ok((task, outcome)) => {
                 self.held().remove(&task);
@@ -94,7 +94,7 @@ impl Progress {
     }
 
     /// The heartbeat that tells the supervisor these counts.
-    pub fn heartbeat(&self) -> WorkerMessage {
+    pub(super) fn heartbeat(&self) -> WorkerMessage {
         WorkerMessage::Heartbeat {
             running: self.running(),
             succeeded: self.succeeded.load(Ordering::Relaxed),
@@ -105,7 +105,7 @@ impl Progress {
 
     /// The worker's report once it stopped for `stopped` and handed back
     /// `released` jobs.
-    pub fn report(&self, stopped: StopReason, released: u64) -> WorkerReport {
+    pub(super) fn report(&self, stopped: StopReason, released: u64) -> WorkerReport {
         WorkerReport {
             succeeded: self.succeeded.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),

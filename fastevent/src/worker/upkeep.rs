@@ -20,7 +20,7 @@ pub(super) struct Upkeep {
 
 impl Upkeep {
     /// Starts both, each every heartbeat interval.
-    pub fn start(
+    pub(super) fn start(
         context: &Arc<JobContext>,
         progress: &Arc<Progress>,
         options: &WorkerOptions,

@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, ReturnType, Type};
 
 /// The impl must be a plain, non-generic inherent impl of a named type.
-pub fn check_impl_header(item: &ItemImpl, errors: &mut Errors) -> Option<String> {
+pub(super) fn check_impl_header(item: &ItemImpl, errors: &mut Errors) -> Option<String> {
     let self_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
         other => {
@@ -35,7 +35,7 @@ pub fn check_impl_header(item: &ItemImpl, errors: &mut Errors) -> Option<String>
     self_ident
 }
 
-pub fn find_handle(item: &ItemImpl) -> Option<&ImplItemFn> {
+pub(super) fn find_handle(item: &ItemImpl) -> Option<&ImplItemFn> {
     item.items.iter().find_map(|i| match i {
         ImplItem::Fn(f) if f.sig.ident == "handle" => Some(f),
         _ => None,
@@ -43,7 +43,7 @@ pub fn find_handle(item: &ItemImpl) -> Option<&ImplItemFn> {
 }
 
 /// `handle` must be `async fn handle(&self, event: &E) -> R`.
-pub fn check_handle(
+pub(super) fn check_handle(
     item: &ItemImpl,
     handle: Option<&ImplItemFn>,
     event: &str,
@@ -139,13 +139,13 @@ fn check_signature(handle: &ImplItemFn, event: &str, errors: &mut Errors) {
 }
 
 /// A path as the user wrote it, without the spaces of a token stream.
-pub fn path_text(path: &syn::Path) -> String {
+pub(super) fn path_text(path: &syn::Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
 }
 
 /// The event type `handle` takes, when it is plain enough to suggest in
 /// `on = ...`.
-pub fn event_taken(handle: Option<&ImplItemFn>) -> Option<String> {
+pub(super) fn event_taken(handle: Option<&ImplItemFn>) -> Option<String> {
     handle?.sig.inputs.iter().find_map(|arg| match arg {
         FnArg::Typed(arg) => match &*arg.ty {
             Type::Reference(r) => Some(r.elem.to_token_stream().to_string().replace(' ', "")),

@@ -8,10 +8,10 @@ use crate::diagnostics::Errors;
 use crate::options::{Given, derived_name, keep, sort};
 use syn::{ItemImpl, Type};
 
-pub use options::{Backoff, Options};
+pub(super) use options::{Backoff, Options};
 
 /// A valid listener, ready to expand.
-pub struct ListenerModel {
+pub(super) struct ListenerModel {
     pub event: syn::Path,
     pub name: String,
     pub options: Options,
@@ -21,7 +21,7 @@ pub struct ListenerModel {
 }
 
 /// A listener refused, with what can still be emitted in its place.
-pub struct Rejected {
+pub(super) struct Rejected {
     pub error: syn::Error,
     /// The listener as written, when only its options are wrong: its
     /// `Listener` impl is emitted without registration, so that code using
@@ -39,7 +39,7 @@ impl From<syn::Error> for Rejected {
     }
 }
 
-pub fn check(input: ListenerInput) -> Result<ListenerModel, Rejected> {
+pub(super) fn check(input: ListenerInput) -> Result<ListenerModel, Rejected> {
     let mut errors = Errors::default();
     let given = sort(&options::LISTENER, &input.options, &mut errors);
     let options::Read {

@@ -7,7 +7,7 @@ use crate::options::{
 };
 use syn::Expr;
 
-pub const LISTENER: Attribute = Attribute {
+pub(super) const LISTENER: Attribute = Attribute {
     name: "listener",
     options: &[
         OptionSpec::value("on", "on = Event", "on = NewChatEvent"),
@@ -26,7 +26,7 @@ pub const LISTENER: Attribute = Attribute {
 
 /// Per-listener options; `None` means "the worker's default".
 #[derive(Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub queue: Option<String>,
     pub tries: Option<u32>,
     pub backoff: Backoff,
@@ -35,7 +35,7 @@ pub struct Options {
 }
 
 #[derive(Default)]
-pub enum Backoff {
+pub(crate) enum Backoff {
     #[default]
     Default,
     /// First delay of an exponential schedule.
@@ -46,7 +46,7 @@ pub enum Backoff {
 
 /// What the attribute says, every option that was given valid.
 #[derive(Default)]
-pub struct Read {
+pub(super) struct Read {
     pub event: Option<syn::Path>,
     pub name: Option<String>,
     pub options: Options,
@@ -54,7 +54,7 @@ pub struct Read {
 
 /// Reads the options in the order written, so that their errors come in
 /// that order too.
-pub fn read(given: &Given, errors: &mut Errors) -> Read {
+pub(super) fn read(given: &Given, errors: &mut Errors) -> Read {
     let mut read = Read::default();
     let options = &mut read.options;
     for (key, value) in given.values() {

@@ -12,13 +12,13 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Lines the log pane keeps.
-pub const LOG_LINES: usize = 500;
+pub(super) const LOG_LINES: usize = 500;
 
 /// Failed jobs read for the failed pane (the newest).
-pub const FAILED_SHOWN: usize = 50;
+pub(super) const FAILED_SHOWN: usize = 50;
 
 /// The window rates are counted over.
-pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+pub(super) const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// One throughput sample per this much time is kept: a minute of them is
 /// 60 values, not the 600 snapshots the supervisor publishes.
@@ -28,11 +28,11 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// changed) at most this often: on AMQP a read is a scan that briefly hides
 /// the failed jobs from other commands, so a stream of failures must not
 /// turn into a stream of scans. A key (`f`) or a retry reads it at once.
-pub const FAILED_REFRESH_EVERY: Duration = Duration::from_secs(5);
+pub(super) const FAILED_REFRESH_EVERY: Duration = Duration::from_secs(5);
 
 /// What the runtime does for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(super) enum Action {
     /// Ask the supervisor for these bounds.
     SetPool {
         /// Workers kept alive.
@@ -50,7 +50,7 @@ pub enum Action {
 
 /// A short message in the footer: the outcome of the last key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
+pub(super) struct Notice {
     /// The message.
     pub text: String,
     /// Whether it reports a failure or a refusal.
@@ -59,7 +59,7 @@ pub struct Notice {
 
 /// Jobs finished by outcome, as the supervisor counts them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JobTotals {
+pub(super) struct JobTotals {
     /// Succeeded.
     pub succeeded: u64,
     /// Failed attempts scheduled again.
@@ -81,7 +81,7 @@ impl JobTotals {
 /// Jobs finished within the last `window` (a minute, or less since the
 /// dashboard started).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rates {
+pub(super) struct Rates {
     /// The counts.
     pub jobs: JobTotals,
     /// The time they were counted over.
@@ -131,7 +131,7 @@ impl Throughput {
 
 /// Everything the dashboard shows.
 #[derive(Debug, Default)]
-pub struct App {
+pub(super) struct App {
     /// The supervisor's last snapshot.
     pub supervisor: Option<SupervisorState>,
     /// Bounds asked for and not yet seen in a snapshot: the base of the
@@ -165,14 +165,14 @@ pub struct App {
 
 impl App {
     /// A dashboard that has seen nothing yet.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     // --------------------------------------------------------- inputs
 
     /// A snapshot of the supervisor, taken at about `now`.
-    pub fn on_snapshot(&mut self, state: SupervisorState, now: Instant) {
+    pub(super) fn on_snapshot(&mut self, state: SupervisorState, now: Instant) {
         self.throughput.record(now, JobTotals::of(&state));
         if self.pending_pool == Some((state.min_workers, state.max_workers)) {
             self.pending_pool = None;
@@ -185,7 +185,11 @@ impl App {
     /// [`FAILED_REFRESH_EVERY`]). Sizes, not changes, are compared: a job
     /// retried and failed again between two readings leaves the size as
     /// it was, but not the list read in between.
-    pub fn on_status(&mut self, reading: Result<Status, String>, now: Instant) -> Option<Action> {
+    pub(super) fn on_status(
+        &mut self,
+        reading: Result<Status, String>,
+        now: Instant,
+    ) -> Option<Action> {
         match reading {
             Ok(status) => {
                 let failed = status.failed;
@@ -209,7 +213,7 @@ impl App {
 
     /// The failed list, newest first. The selection stays on the same job,
     /// or, when that one left the store, on the row where it was.
-    pub fn on_failed_jobs(&mut self, jobs: Result<Vec<FailedJob>, String>) {
+    pub(super) fn on_failed_jobs(&mut self, jobs: Result<Vec<FailedJob>, String>) {
         match jobs {
             Ok(jobs) => {
                 let row = self.selected_index();
@@ -239,7 +243,7 @@ impl App {
     }
 
     /// The outcome of retrying failed job `id`: how many jobs went back.
-    pub fn on_retried(&mut self, id: i64, outcome: Result<u64, String>) -> Action {
+    pub(super) fn on_retried(&mut self, id: i64, outcome: Result<u64, String>) -> Action {
         self.notice = Some(match outcome {
             Ok(0) => Notice {
                 text: format!("failed job {id} is no longer in the failed store"),
@@ -258,7 +262,7 @@ impl App {
     }
 
     /// A line of the supervisor's account.
-    pub fn on_log(&mut self, line: AccountLine) {
+    pub(super) fn on_log(&mut self, line: AccountLine) {
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
         }
@@ -266,7 +270,7 @@ impl App {
     }
 
     /// The supervisor refused bounds (it stopped meanwhile).
-    pub fn on_pool_refused(&mut self, error: ControlError) {
+    pub(super) fn on_pool_refused(&mut self, error: ControlError) {
         self.pending_pool = None;
         self.notice = Some(Notice {
             text: format!("pool not changed: {error}"),
@@ -275,12 +279,12 @@ impl App {
     }
 
     /// The wall clock, for the header.
-    pub fn on_clock(&mut self, now_ms: u64) {
+    pub(super) fn on_clock(&mut self, now_ms: u64) {
         self.clock_ms = now_ms;
     }
 
     /// A key: what it changes here, and what the runtime must do.
-    pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
+    pub(super) fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
         // Terminals that report releases would act twice on every key.
         if key.kind == KeyEventKind::Release {
             return None;
@@ -317,7 +321,7 @@ impl App {
     // -------------------------------------------------------- queries
 
     /// The bounds to show: those asked for, until a snapshot has them.
-    pub fn pool(&self) -> Option<(usize, usize)> {
+    pub(super) fn pool(&self) -> Option<(usize, usize)> {
         self.pending_pool.or_else(|| {
             self.supervisor
                 .as_ref()
@@ -326,23 +330,23 @@ impl App {
     }
 
     /// Whether bounds were asked for and not yet applied.
-    pub fn pool_pending(&self) -> bool {
+    pub(super) fn pool_pending(&self) -> bool {
         self.pending_pool.is_some()
     }
 
     /// Jobs finished in the last minute (or since the start, if shorter).
-    pub fn rates(&self) -> Option<Rates> {
+    pub(super) fn rates(&self) -> Option<Rates> {
         self.throughput.rates()
     }
 
     /// The row of the selected failed job.
-    pub fn selected_index(&self) -> Option<usize> {
+    pub(super) fn selected_index(&self) -> Option<usize> {
         let id = self.selected?;
         self.failed_jobs.iter().position(|job| job.id == id)
     }
 
     /// Whether quit was asked.
-    pub fn quitting(&self) -> bool {
+    pub(super) fn quitting(&self) -> bool {
         self.quitting
     }
 

@@ -35,7 +35,7 @@ const WARN: Style = Style::new().fg(Color::Yellow);
 const BAD: Style = Style::new().fg(Color::Red);
 
 /// Draws the whole dashboard.
-pub fn draw(frame: &mut Frame, app: &App) {
+pub(super) fn draw(frame: &mut Frame, app: &App) {
     let workers = app.supervisor.as_ref().map_or(0, |s| s.workers.len());
     let jobs = running_jobs(app).len();
     let queues = app.status.as_ref().map_or(0, |s| s.queues.len());
@@ -515,7 +515,7 @@ fn placeholder(frame: &mut Frame, area: Rect, text: &str) {
 }
 
 /// `0.2s`, `12s`, `3m04s`, `2h05m`.
-pub fn age(d: Duration) -> String {
+pub(super) fn age(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..10 => format!("{:.1}s", d.as_secs_f64()),

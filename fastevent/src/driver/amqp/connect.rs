@@ -7,7 +7,11 @@ use lapin::{Connection, ConnectionProperties, DefaultConnectionBuilder};
 use std::time::Duration;
 
 /// Connects to `node` within `budget`; the error says what went wrong.
-pub async fn open(node: &Endpoint, name: String, budget: Duration) -> Result<Connection, String> {
+pub(super) async fn open(
+    node: &Endpoint,
+    name: String,
+    budget: Duration,
+) -> Result<Connection, String> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());
     let builder = DefaultConnectionBuilder::new()
         .map_err(|e| e.to_string())?
@@ -22,7 +26,7 @@ pub async fn open(node: &Endpoint, name: String, budget: Duration) -> Result<Con
 }
 
 /// `error` with what it means, when it is a TLS failure lapin words tersely.
-pub fn explain(error: &str, node: &Endpoint) -> String {
+pub(super) fn explain(error: &str, node: &Endpoint) -> String {
     let trusted = match node.tls.as_ref().and_then(|t| t.cert_chain.as_ref()) {
         Some(_) => "the CA of cacertfile or the system's roots",
         None => "the system's roots (give the broker's CA with cacertfile=)",

@@ -43,7 +43,7 @@ const MIN_CONNECT_TIME: Duration = Duration::from_millis(500);
 /// Why the broker could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct BrokerError {
+pub(super) struct BrokerError {
     /// What went wrong, naming the broker (without its password).
     pub message: String,
     /// Whether this call tried to reach the broker (false: it is known to be
@@ -53,7 +53,7 @@ pub struct BrokerError {
 
 /// What a connection is for; it names the connection on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(super) enum Purpose {
     /// Dispatches, and the copies workers publish (retries, failures).
     Publish,
     /// Consumers, acknowledgements, declarations and queue readings.
@@ -61,7 +61,7 @@ pub enum Purpose {
 }
 
 /// The broker, and the process's connection to it for one purpose.
-pub struct Broker {
+pub(super) struct Broker {
     nodes: Result<Vec<Endpoint>, String>,
     shown: String,
     purpose: Purpose,
@@ -82,7 +82,7 @@ struct Reconnect {
 impl Broker {
     /// A broker at `urls` (one URL, or several nodes separated by commas);
     /// nothing is opened yet.
-    pub fn new(urls: &str, purpose: Purpose) -> Self {
+    pub(super) fn new(urls: &str, purpose: Purpose) -> Self {
         let nodes = endpoint::parse_list(urls);
         let shown = match &nodes {
             Ok(nodes) => nodes
@@ -107,7 +107,7 @@ impl Broker {
     }
 
     /// An error naming the broker.
-    pub fn error(&self, what: impl std::fmt::Display) -> BrokerError {
+    pub(super) fn error(&self, what: impl std::fmt::Display) -> BrokerError {
         BrokerError {
             message: format!("RabbitMQ at {}: {what}", self.shown),
             attempted: true,
@@ -115,7 +115,7 @@ impl Broker {
     }
 
     /// The live connection, if there is one now; never waits.
-    pub fn current(&self) -> Option<Arc<Link>> {
+    pub(super) fn current(&self) -> Option<Arc<Link>> {
         let link = self.current.read().unwrap_or_else(|e| e.into_inner());
         link.as_ref().filter(|l| l.alive()).cloned()
     }
@@ -124,7 +124,7 @@ impl Broker {
     /// `deadline`. Attempts are spaced by the backoff whoever asks: a
     /// caller whose deadline comes before the next attempt is due gets the
     /// last error at once.
-    pub async fn link(&self, deadline: Instant) -> Result<Arc<Link>, BrokerError> {
+    pub(super) async fn link(&self, deadline: Instant) -> Result<Arc<Link>, BrokerError> {
         if let Some(link) = self.current() {
             return Ok(link);
         }
@@ -374,13 +374,13 @@ async fn follow_blocking(
 }
 
 /// Whether the broker answered "no such queue".
-pub fn is_not_found(error: &lapin::Error) -> bool {
+pub(super) fn is_not_found(error: &lapin::Error) -> bool {
     matches!(error.kind(), ErrorKind::ProtocolError(amqp)
         if matches!(amqp.kind(), AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND)))
 }
 
 /// `amqp://user:secret@host/vhost` -> `amqp://user:***@host/vhost`.
-pub fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

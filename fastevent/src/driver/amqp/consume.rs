@@ -55,7 +55,7 @@ const CLAIM_CONNECT_WAIT: Duration = Duration::from_secs(1);
 
 /// What a worker decided about a job.
 #[derive(Debug, Clone)]
-pub enum Settlement {
+pub(super) enum Settlement {
     /// Done (or a copy of it is already where it must go): ack.
     Ack,
     /// Run again after the delay; the error of this attempt.
@@ -66,7 +66,7 @@ pub enum Settlement {
 
 /// Every worker's consumer and the jobs they hold.
 #[derive(Default)]
-pub struct Workers {
+pub(super) struct Workers {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     held: Mutex<HashMap<i64, Held>>,
     next_receipt: AtomicI64,
@@ -118,7 +118,7 @@ struct Held {
 }
 
 /// One worker's channel and consumers.
-pub struct Slot {
+pub(super) struct Slot {
     pub(super) worker: String,
     /// Its fastevent queues, in priority order.
     pub queues: Vec<String>,
@@ -133,7 +133,7 @@ pub struct Slot {
 }
 
 /// A worker's channel on one connection.
-pub struct Session {
+pub(super) struct Session {
     pub(super) channel: Channel,
     pub(super) consumers: Vec<Consumer>,
 }
@@ -165,7 +165,7 @@ impl Slot {
     }
 
     /// Unclaimed deliveries of fastevent queue `queue`.
-    pub fn buffered_in(&self, queue: &str) -> u64 {
+    pub(super) fn buffered_in(&self, queue: &str) -> u64 {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         self.queues
             .iter()

@@ -36,7 +36,7 @@ const LINGER: Duration = Duration::from_millis(500);
 
 /// Jobs in transit in this process, and the queues it touched.
 #[derive(Default)]
-pub struct Local {
+pub(super) struct Local {
     moves: Mutex<Vec<Move>>,
     next: AtomicU64,
     touched: Mutex<BTreeSet<String>>,
@@ -52,7 +52,7 @@ struct Move {
 
 impl Local {
     /// A move of a job of `queue` starts; counted until `finish` + linger.
-    pub fn start(&self, queue: &str, delayed: bool) -> u64 {
+    pub(super) fn start(&self, queue: &str, delayed: bool) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.moves
             .lock()
@@ -67,7 +67,7 @@ impl Local {
     }
 
     /// The move `id` is done.
-    pub fn finish(&self, id: u64) {
+    pub(super) fn finish(&self, id: u64) {
         let mut moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = moves.iter_mut().find(|m| m.id == id) {
             m.until = Some(Instant::now() + LINGER);
@@ -75,7 +75,7 @@ impl Local {
     }
 
     /// A job of `queue` now waits `delay` in the delay levels.
-    pub fn delayed(&self, queue: &str, delay: Duration) {
+    pub(super) fn delayed(&self, queue: &str, delay: Duration) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.moves
             .lock()
@@ -89,14 +89,14 @@ impl Local {
     }
 
     /// Notes a queue this process sent to or consumed from.
-    pub fn touch(&self, queue: &str) {
+    pub(super) fn touch(&self, queue: &str) {
         let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         if !touched.contains(queue) {
             touched.insert(queue.to_string());
         }
     }
 
-    pub fn touched(&self) -> BTreeSet<String> {
+    pub(super) fn touched(&self) -> BTreeSet<String> {
         self.touched
             .lock()
             .unwrap_or_else(|e| e.into_inner())

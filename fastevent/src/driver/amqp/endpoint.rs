@@ -22,7 +22,7 @@ const LAPIN_PARAMETERS: [&str; 4] = ["frame_max", "channel_max", "heartbeat", "a
 
 /// One node: where to connect, and with which TLS settings.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     /// The URL for lapin: the TLS parameters taken out.
     pub url: String,
     /// The URL as given, without its password: for messages.
@@ -34,7 +34,7 @@ pub struct Endpoint {
 }
 
 /// Every node of `urls` (comma separated), or why one of them is unusable.
-pub fn parse_list(urls: &str) -> Result<Vec<Endpoint>, String> {
+pub(super) fn parse_list(urls: &str) -> Result<Vec<Endpoint>, String> {
     let endpoints = urls
         .split(',')
         .map(str::trim)
@@ -48,7 +48,7 @@ pub fn parse_list(urls: &str) -> Result<Vec<Endpoint>, String> {
 }
 
 /// One node's URL.
-pub fn parse(url: &str) -> Result<Endpoint, String> {
+pub(super) fn parse(url: &str) -> Result<Endpoint, String> {
     let shown = super::connection::redact(url);
     let fail = |why: String| format!("{shown}: {why}");
     let secure = match url.split_once("://").map(|(scheme, _)| scheme) {

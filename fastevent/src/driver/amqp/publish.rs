@@ -39,7 +39,7 @@ pub enum Route {
 
 /// A message to publish.
 #[derive(Debug, Clone)]
-pub struct Outgoing {
+pub(super) struct Outgoing {
     /// Its queue.
     pub route: Route,
     /// Its properties and headers.
@@ -50,7 +50,7 @@ pub struct Outgoing {
 
 /// Publishes `messages` and waits for the broker to confirm all of them,
 /// until `deadline`.
-pub async fn publish(
+pub(super) async fn publish(
     broker: &Broker,
     topology: &Topology,
     messages: &[Outgoing],
@@ -62,7 +62,7 @@ pub async fn publish(
 /// As [`publish`], but a refusal (a nack: the queue is at its length limit
 /// with `reject-publish`, or cannot store the message) is final at once:
 /// for a caller that has somewhere else to put the message.
-pub async fn publish_unless_refused(
+pub(super) async fn publish_unless_refused(
     broker: &Broker,
     topology: &Topology,
     messages: &[Outgoing],

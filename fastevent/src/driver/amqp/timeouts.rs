@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// One listener's timeouts, as registered.
 #[derive(Debug, Clone, Copy)]
-pub struct ListenerTimeouts<'a> {
+pub(super) struct ListenerTimeouts<'a> {
     /// The event's name.
     pub event: &'a str,
     /// The listener's name.
@@ -29,7 +29,7 @@ pub struct ListenerTimeouts<'a> {
 /// Checks `listeners` against the broker's `consumer_timeout` (`None`: the
 /// broker has it disabled). Returns the warnings, or why the configuration
 /// is refused.
-pub fn check(
+pub(super) fn check(
     consumer_timeout: Option<Duration>,
     defaults: &JobDefaults,
     listeners: impl IntoIterator<Item = ListenerTimeouts<'static>>,

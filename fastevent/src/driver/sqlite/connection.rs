@@ -68,7 +68,7 @@ pub struct SqliteOptions {
 /// An operation failed, or the transaction holding it did.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct StoreError(pub String);
+pub(super) struct StoreError(pub String);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -151,7 +151,7 @@ fn in_savepoint<T>(
 
 /// A handle to the connection's thread; cheap to clone.
 #[derive(Clone)]
-pub struct SqliteConnection {
+pub(super) struct SqliteConnection {
     sender: mpsc::Sender<Box<dyn Operation>>,
 }
 
@@ -159,7 +159,7 @@ impl SqliteConnection {
     /// Starts the thread. The database is opened (and its schema created)
     /// on first use, and again after a failure, so a file that cannot be
     /// opened now is an error for the operations of now only.
-    pub fn start(options: SqliteOptions) -> Self {
+    pub(super) fn start(options: SqliteOptions) -> Self {
         let (sender, receiver) = mpsc::channel::<Box<dyn Operation>>();
         std::thread::Builder::new()
             .name("fastevent-sqlite".into())
@@ -173,7 +173,7 @@ impl SqliteConnection {
     /// queue (status, the failed store, the supervisor's depth scan) goes on
     /// while another process holds the write lock. The connection is
     /// opened on first use.
-    pub fn start_reader(options: SqliteOptions) -> Self {
+    pub(super) fn start_reader(options: SqliteOptions) -> Self {
         let (sender, receiver) = mpsc::channel::<Box<dyn Operation>>();
         std::thread::Builder::new()
             .name("fastevent-sqlite-reader".into())
@@ -185,7 +185,7 @@ impl SqliteConnection {
     /// Runs `work`, one SQL statement, in the next transaction; resolves
     /// once it is committed. On a reader, runs it outside any transaction
     /// of ours.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(super) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -194,7 +194,7 @@ impl SqliteConnection {
     }
 
     /// Runs `work`, several statements, all or none of them.
-    pub async fn run_atomic<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(super) async fn run_atomic<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

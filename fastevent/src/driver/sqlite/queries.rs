@@ -8,7 +8,7 @@ use crate::job::EncodedJob;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub fn insert_jobs(
+pub(super) fn insert_jobs(
     connection: &Connection,
     jobs: &[EncodedJob],
     now: u64,
@@ -37,7 +37,7 @@ pub fn insert_jobs(
 /// claim counts an attempt, bumps the job's fencing token and leases the
 /// job to `worker` until `lease_until`. A row that cannot be read is moved
 /// to the failed store instead, with the reason; the others are claimed.
-pub fn claim(
+pub(super) fn claim(
     connection: &Connection,
     queues: &[String],
     limit: usize,
@@ -78,7 +78,7 @@ pub fn claim(
 /// Moves rows that no claim can ever select (a queue name that is not
 /// TEXT, a time that is not a number) to the failed store, with the
 /// reason; returns how many. A full scan: run now and then, not per claim.
-pub fn sweep_unclaimable(connection: &Connection, now: u64) -> Result<usize, StoreError> {
+pub(super) fn sweep_unclaimable(connection: &Connection, now: u64) -> Result<usize, StoreError> {
     let rows: Vec<RawJob> = connection
         .prepare_cached(&format!(
             "SELECT {JOB_COLUMNS} FROM fastevent_jobs
@@ -143,7 +143,7 @@ fn settled(changed: usize) -> Settled {
 /// job, still leased under the claim's token by its worker.
 const OWNED: &str = "id = ?1 AND claims = ?2 AND leased_by = ?3";
 
-pub fn complete(
+pub(super) fn complete(
     connection: &Connection,
     claim: ClaimToken,
     worker: &str,
@@ -154,7 +154,7 @@ pub fn complete(
     Ok(settled(changed))
 }
 
-pub fn retry(
+pub(super) fn retry(
     connection: &Connection,
     claim: ClaimToken,
     worker: &str,
@@ -178,7 +178,7 @@ pub fn retry(
 
 /// Hands the job back, giving back the attempt its claim counted: it was
 /// interrupted by a shutdown, it did not fail.
-pub fn release(
+pub(super) fn release(
     connection: &Connection,
     claim: ClaimToken,
     worker: &str,
@@ -196,7 +196,7 @@ pub fn release(
 }
 
 /// Moves the job, byte for byte, to the failed store.
-pub fn fail(
+pub(super) fn fail(
     connection: &Connection,
     claim: ClaimToken,
     worker: &str,
@@ -222,7 +222,7 @@ pub fn fail(
 /// Renews the leases of the claims the worker holds, by row id and token
 /// (no index on `leased_by` to maintain on every claim and delete); returns
 /// the claims that no longer own their job.
-pub fn extend_leases(
+pub(super) fn extend_leases(
     connection: &Connection,
     worker: &str,
     claims: &[ClaimToken],
@@ -241,7 +241,7 @@ pub fn extend_leases(
     Ok(lost)
 }
 
-pub fn depth(connection: &Connection, now: u64) -> Result<Vec<QueueDepth>, StoreError> {
+pub(super) fn depth(connection: &Connection, now: u64) -> Result<Vec<QueueDepth>, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT queue,
                 SUM(available_at <= ?1),
@@ -280,7 +280,10 @@ fn failed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FailedJob> {
 
 const FAILED_COLUMNS: &str = "id, job_id, queue, event, listener, attempts, error, failed_at, body";
 
-pub fn failed_jobs(connection: &Connection, limit: usize) -> Result<Vec<FailedJob>, StoreError> {
+pub(super) fn failed_jobs(
+    connection: &Connection,
+    limit: usize,
+) -> Result<Vec<FailedJob>, StoreError> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {FAILED_COLUMNS} FROM fastevent_failed_jobs ORDER BY id DESC LIMIT ?1"
     ))?;
@@ -288,7 +291,10 @@ pub fn failed_jobs(connection: &Connection, limit: usize) -> Result<Vec<FailedJo
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn failed_job(connection: &Connection, id: i64) -> Result<Option<FailedJob>, StoreError> {
+pub(super) fn failed_job(
+    connection: &Connection,
+    id: i64,
+) -> Result<Option<FailedJob>, StoreError> {
     Ok(connection
         .prepare_cached(&format!(
             "SELECT {FAILED_COLUMNS} FROM fastevent_failed_jobs WHERE id = ?1"
@@ -304,7 +310,7 @@ fn selection_filter(which: Selection) -> (&'static str, i64) {
     }
 }
 
-pub fn retry_failed(
+pub(super) fn retry_failed(
     connection: &Connection,
     which: Selection,
     now: u64,
@@ -325,7 +331,7 @@ pub fn retry_failed(
     Ok(moved as u64)
 }
 
-pub fn forget_failed(connection: &Connection, which: Selection) -> Result<u64, StoreError> {
+pub(super) fn forget_failed(connection: &Connection, which: Selection) -> Result<u64, StoreError> {
     let (filter, id) = selection_filter(which);
     let deleted = connection
         .prepare_cached(&format!("DELETE FROM fastevent_failed_jobs WHERE {filter}"))?
@@ -333,7 +339,7 @@ pub fn forget_failed(connection: &Connection, which: Selection) -> Result<u64, S
     Ok(deleted as u64)
 }
 
-pub fn failed_count(connection: &Connection) -> Result<u64, StoreError> {
+pub(super) fn failed_count(connection: &Connection) -> Result<u64, StoreError> {
     let count: i64 = connection
         .prepare_cached("SELECT COUNT(*) FROM fastevent_failed_jobs")?
         .query_row([], |row| row.get(0))?;

@@ -59,7 +59,7 @@ const MAX_ATTEMPTS: usize = 9;
 
 impl RawJob {
     /// Reads a row selected as [`JOB_COLUMNS`]; fails only if SQLite does.
-    pub fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         let values = (0..LAYOUT.len())
             .map(|i| row.get::<_, Value>(i))
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -72,7 +72,7 @@ impl RawJob {
     }
 
     /// The claimed job this row is, or why it is not one.
-    pub fn decode(&self) -> Result<ClaimedJob, String> {
+    pub(super) fn decode(&self) -> Result<ClaimedJob, String> {
         let problems: Vec<String> = LAYOUT
             .iter()
             .zip(&self.values)
@@ -133,7 +133,7 @@ impl RawJob {
 
     /// The values the failed store keeps of this row: job id, queue,
     /// event, listener, body, signature, attempts, max attempts.
-    pub fn for_failed_store(&self) -> FailedValues {
+    pub(super) fn for_failed_store(&self) -> FailedValues {
         FailedValues {
             job_id: self.text(JOB_ID),
             queue: self.text(QUEUE),

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS fastevent_failed_jobs (
 /// processes opening a fresh file at once can find it locked while the other
 /// switches it to WAL (SQLite does not wait on that lock): retried until the
 /// busy timeout has passed.
-pub fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
+pub(super) fn open(options: &SqliteOptions) -> Result<Connection, StoreError> {
     let deadline = std::time::Instant::now() + options.busy_timeout;
     let mut pause = std::time::Duration::from_millis(5);
     loop {
@@ -95,7 +95,7 @@ impl From<StoreError> for OpenError {
 
 /// Opens a connection for reading only: no schema change, no write lock
 /// taken, so it opens while another process holds the write lock.
-pub fn open_for_reading(options: &SqliteOptions) -> Result<Connection, StoreError> {
+pub(super) fn open_for_reading(options: &SqliteOptions) -> Result<Connection, StoreError> {
     create_parent(options)?;
     let connection = Connection::open(&options.path)?;
     connection.busy_timeout(options.busy_timeout)?;
@@ -104,7 +104,7 @@ pub fn open_for_reading(options: &SqliteOptions) -> Result<Connection, StoreErro
 
 /// Whether the queue's tables are there to read (a database nobody
 /// dispatched to yet has none: no jobs), refusing a newer schema.
-pub fn readable(connection: &Connection) -> Result<bool, StoreError> {
+pub(super) fn readable(connection: &Connection) -> Result<bool, StoreError> {
     let version: Option<i64> = match connection
         .query_row(
             "SELECT value FROM fastevent_meta WHERE key = 'schema_version'",
@@ -160,7 +160,7 @@ fn open_once(options: &SqliteOptions) -> Result<Connection, OpenError> {
 
 /// Creates the tables if they are missing, inside the caller's transaction;
 /// refuses a database written by another schema version.
-pub fn ensure(connection: &Connection) -> Result<(), StoreError> {
+pub(super) fn ensure(connection: &Connection) -> Result<(), StoreError> {
     // The version lives in a table of ours, not in `PRAGMA user_version`:
     // the database may be the application's own (see `dispatch_in`).
     connection.execute_batch(
