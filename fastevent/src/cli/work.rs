@@ -182,6 +182,7 @@ impl WorkArgs {
     }
 
     async fn supervise(self, args: Vec<OsString>) -> CommandResult {
+        dashboard_built(self.tui)?;
         let options = self.worker_options()?;
         registry().validate()?;
         let settings = SupervisorSettings::from_env(&options)?.with_workers(
@@ -212,16 +213,23 @@ async fn dashboard(supervisor: Supervisor, queue: Arc<dyn DurableQueue>) -> Comm
     super::tui::run(supervisor, queue).await
 }
 
-/// `--tui` in a program built without the dashboard: an error that names
-/// the feature, before any worker starts.
-#[cfg(not(feature = "tui"))]
-async fn dashboard(_: Supervisor, _: Arc<dyn DurableQueue>) -> CommandResult {
-    Err(CliError::new(TUI_DISABLED))
+/// Whether `--tui` can be honoured: in a program built without the
+/// dashboard, an error that names the feature, before the queue is read or
+/// any worker starts.
+fn dashboard_built(tui: bool) -> Result<(), CliError> {
+    if tui && !cfg!(feature = "tui") {
+        return Err(CliError::new(
+            "`work --tui` needs the dashboard, which this program was built without: enable the \
+             `tui` feature of fastevent",
+        ));
+    }
+    Ok(())
 }
 
-/// Why `--tui` fails in a program built without the dashboard.
 #[cfg(not(feature = "tui"))]
-const TUI_DISABLED: &str = "`work --tui` needs the dashboard, which this program was built without: enable the `tui` feature of fastevent";
+async fn dashboard(_: Supervisor, _: Arc<dyn DurableQueue>) -> CommandResult {
+    unreachable!("refused by dashboard_built before the supervisor was made")
+}
 
 /// Resolves when this worker was started by a supervisor that is no longer
 /// its parent (it died, even by SIGKILL): the worker then drains and exits
@@ -243,6 +251,23 @@ async fn supervisor_gone() {
         if std::os::unix::process::parent_id() != parent {
             eprintln!("worker: its supervisor (pid {parent}) is gone; stopping");
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dashboard_built;
+
+    #[test]
+    fn tui_is_refused_only_where_the_dashboard_is_not_built() {
+        assert!(dashboard_built(false).is_ok());
+        let outcome = dashboard_built(true);
+        if cfg!(feature = "tui") {
+            assert!(outcome.is_ok());
+        } else {
+            let error = outcome.unwrap_err().0;
+            assert!(error.contains("enable the `tui` feature"), "{error}");
         }
     }
 }
