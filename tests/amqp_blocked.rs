@@ -9,7 +9,7 @@
 //! `FASTEVENT_OWN_NODE_URL`; the test is ignored otherwise, and run alone.
 
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::JobDefaults;
 use fastevent::worker::{StopReason, Worker, WorkerOptions, WorkerReport};
 use fastevent::{Event, listener};
@@ -94,7 +94,7 @@ async fn drain(driver: &AmqpDriver) -> WorkerReport {
         max_time: Some(Duration::from_secs(30)),
         ..WorkerOptions::default()
     };
-    let durable: Arc<dyn DurableQueue> = Arc::new(driver.clone());
+    let durable = durable_queue_of(Arc::new(driver.clone()));
     Worker::new(durable, options, None)
         .run(std::future::pending())
         .await

@@ -19,7 +19,7 @@ mod amqp_support;
 use fastevent::driver::Driver;
 use fastevent::driver::amqp::topology::QueueType;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::QueueAdmin;
 use fastevent::job::JobDefaults;
 use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};

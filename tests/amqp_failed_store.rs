@@ -11,7 +11,7 @@ mod amqp_support;
 use amqp_support::{Tidy, fresh_prefix};
 use fastevent::driver::amqp::message::JobMeta;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::{DurableQueue, Selection};
+use fastevent::driver::durable::{QueueAdmin, Selection};
 use fastevent::job::JobDefaults;
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;

@@ -10,7 +10,7 @@
 mod amqp_support;
 
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::JobDefaults;
 use fastevent::worker::{StopReason, Worker, WorkerOptions};
 use fastevent::{Event, listener};
@@ -145,7 +145,7 @@ async fn drain(driver: &AmqpDriver) {
         max_time: Some(Duration::from_secs(30)),
         ..WorkerOptions::default()
     };
-    let durable: Arc<dyn DurableQueue> = Arc::new(driver.clone());
+    let durable = durable_queue_of(Arc::new(driver.clone()));
     let report = Worker::new(durable, options, None)
         .run(std::future::pending())
         .await;

@@ -22,7 +22,7 @@ mod amqp_support;
 use amqp_support::{Tidy, fresh_prefix};
 use fastevent::driver::Driver;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::QueueAdmin;
 use fastevent::job::JobDefaults;
 use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};

@@ -16,6 +16,7 @@ mod conformance;
 use conformance::{Queue, Target};
 use fastevent::driver::amqp::topology::QueueType;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
+use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::{JobDefaults, JobSigner};
 use lapin::options::BasicPublishOptions;
 use lapin::tcp::OwnedTLSConfig;
@@ -62,7 +63,7 @@ fn open(prefix: String, signing_key: Option<&str>, cleanup: Option<amqp_support:
     }
     Queue {
         driver: driver.clone(),
-        durable: driver,
+        durable: durable_queue_of(driver),
         signer,
         child_env: vec![
             (PREFIX_ENV.into(), prefix),
@@ -210,7 +211,7 @@ async fn a_test_leaves_nothing_on_the_broker() {
     let driver = driver(&prefix, None);
     driver.declare("default").await.unwrap();
     // Listing the failed store declares it.
-    fastevent::driver::durable::DurableQueue::failed_jobs(&driver, 1)
+    fastevent::driver::durable::QueueAdmin::failed_jobs(&driver, 1)
         .await
         .unwrap();
     let topology = driver.topology().clone();

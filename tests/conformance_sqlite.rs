@@ -5,7 +5,7 @@
 mod conformance;
 
 use conformance::{Queue, Target};
-use fastevent::driver::durable::Selection;
+use fastevent::driver::durable::{Selection, durable_queue_of};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::job::{JobDefaults, JobSigner};
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ fn open(path: PathBuf, signing_key: Option<&str>) -> Queue {
     ));
     Queue {
         driver: driver.clone(),
-        durable: driver,
+        durable: durable_queue_of(driver),
         signer,
         child_env: vec![(PATH_ENV.into(), path.display().to_string())],
         cleanup: None,

@@ -9,7 +9,7 @@
 
 use fastevent::context;
 use fastevent::driver::Driver;
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::{QueueAdmin, durable_queue_of};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::driver::sync::SyncDriver;
 use fastevent::job::{JobDefaults, JobEnvelope};
@@ -205,7 +205,7 @@ async fn drain(queue: &Arc<SqliteDriver>) {
         max_time: Some(Duration::from_secs(60)),
         ..WorkerOptions::default()
     };
-    let queue: Arc<dyn DurableQueue> = queue.clone();
+    let queue = durable_queue_of(queue.clone());
     let report = Worker::new(queue, options, None)
         .run(std::future::pending())
         .await;

@@ -3,7 +3,7 @@
 //! altered with plain SQL, as another program with write access to the
 //! queue's file would do, and a real worker runs them.
 
-use fastevent::driver::durable::{DurableQueue, Selection};
+use fastevent::driver::durable::{QueueAdmin, Selection};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::job::{JobDefaults, JobEnvelope, JobSigner};
 use fastevent::worker::{BackoffDefaults, StopReason, Worker, WorkerOptions, WorkerReport};

@@ -5,8 +5,8 @@
 //! accounted for: handled, still queued, or in the failed store with a
 //! reason.
 
-use fastevent::driver::durable::{ClaimedJob, DurableQueue, Settled};
-use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous, rusqlite};
+use fastevent::driver::durable::{ClaimedJob, QueueAdmin, Settled, WorkQueue};
+use fastevent::driver::sqlite::{RowClaim, SqliteDriver, SqliteOptions, Synchronous, rusqlite};
 use fastevent::job::JobDefaults;
 use fastevent::worker::{StopReason, Worker, WorkerOptions};
 use fastevent::{Event, listener};
@@ -73,7 +73,7 @@ fn queues() -> Vec<String> {
     vec!["default".into()]
 }
 
-async fn claim_one(queue: &SqliteDriver, worker: &str, lease: Duration) -> ClaimedJob {
+async fn claim_one(queue: &SqliteDriver, worker: &str, lease: Duration) -> ClaimedJob<RowClaim> {
     let mut jobs = queue.claim(&queues(), 1, worker, lease).await.unwrap();
     assert_eq!(jobs.len(), 1, "one job to claim");
     jobs.remove(0)
@@ -150,7 +150,7 @@ async fn ids_are_never_reused_so_a_stale_claim_cannot_reach_a_newer_job() {
     dispatch(&queue, 2).await;
     let newer = claim_one(&queue, "w", Duration::from_secs(30)).await;
     assert_ne!(
-        newer.receipt, stale.receipt,
+        newer.receipt.row, stale.receipt.row,
         "a finished job's id is not reused"
     );
     assert_eq!(

@@ -24,7 +24,7 @@ use super::{
     CALLS, Row, Settings, Spread, Target, count_call, group, multi_thread_runtime, peak_rss_mib,
 };
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
-use fastevent::driver::durable::DurableQueue;
+use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::JobDefaults;
 use fastevent::worker::{Worker, WorkerOptions};
 use fastevent::{Event, listener};
@@ -409,7 +409,7 @@ impl Rig {
                 ..WorkerOptions::default()
             };
             let mut stopped = stopped.clone();
-            let queue: Arc<dyn DurableQueue> = driver.clone();
+            let queue = durable_queue_of(driver.clone());
             let worker = Worker::new(queue, options, None);
             workers.push(tokio::spawn(worker.run(async move {
                 let _ = stopped.wait_for(|s| *s).await;

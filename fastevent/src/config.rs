@@ -2,13 +2,14 @@
 //! they exist, so its deployments keep working) or in code, installed once per process. A bad value is an
 //! error at start-up or at the first dispatch, never a silent fallback.
 
-use crate::driver::Driver;
 #[cfg(feature = "amqp")]
 use crate::driver::amqp::{AmqpDriver, AmqpOptions};
 use crate::driver::durable::DurableQueue;
+use crate::driver::durable::{QueueAdmin, WorkQueue, durable_queue_of};
 #[cfg(feature = "sqlite")]
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
+use crate::driver::{Driver, JobEncoder};
 use crate::env::Env;
 use crate::job::{JobDefaults, JobSigner};
 #[cfg(feature = "sqlite")]
@@ -151,7 +152,14 @@ pub struct Config {
 enum DriverChoice {
     Named(QueueDriver),
     Custom(Arc<dyn Driver>),
+    /// A durable driver of the user's, made at `install` from the
+    /// configuration's job defaults and key.
+    CustomDurable(Box<MakeDurable>),
 }
+
+/// Makes a durable driver: the driver dispatches hand jobs to, and the same
+/// driver as the worker and the commands hold it.
+type MakeDurable = dyn FnOnce(JobEncoder) -> (Arc<dyn Driver>, Arc<dyn DurableQueue>) + Send;
 
 impl Default for Config {
     fn default() -> Self {
@@ -308,6 +316,25 @@ impl Config {
         self
     }
 
+    /// Uses a durable driver of your own, made by `make` at
+    /// [`install`](Self::install) with a [`JobEncoder`] that holds this
+    /// configuration's job defaults and signing key. Dispatches hand it
+    /// their jobs, and `work`, `failed`, `status`, the dashboard and
+    /// [`durable_queue`] use it like a built-in durable driver. See
+    /// [`WorkQueue`](crate::driver::durable::WorkQueue) for what it
+    /// implements.
+    pub fn durable_driver<D, F>(mut self, make: F) -> Self
+    where
+        D: Driver + WorkQueue + QueueAdmin,
+        F: FnOnce(JobEncoder) -> D + Send + 'static,
+    {
+        self.driver = DriverChoice::CustomDurable(Box::new(|encoder| {
+            let driver = Arc::new(make(encoder));
+            (driver.clone(), durable_queue_of(driver))
+        }));
+        self
+    }
+
     /// The SQLite queue's file.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_path(mut self, path: impl Into<PathBuf>) -> Self {
@@ -446,7 +473,7 @@ impl Config {
                 ));
                 Installed {
                     driver: sqlite.clone(),
-                    durable: Some(sqlite),
+                    durable: Some(durable_queue_of(sqlite)),
                     signer,
                     job_defaults,
                 }
@@ -475,7 +502,7 @@ impl Config {
                     })?;
                 Installed {
                     driver: amqp.clone(),
-                    durable: Some(amqp),
+                    durable: Some(durable_queue_of(amqp)),
                     signer,
                     job_defaults,
                 }
@@ -494,6 +521,15 @@ impl Config {
                 signer,
                 job_defaults,
             },
+            DriverChoice::CustomDurable(make) => {
+                let (driver, durable) = make(JobEncoder::new(job_defaults, signer.clone()));
+                Installed {
+                    driver,
+                    durable: Some(durable),
+                    signer,
+                    job_defaults,
+                }
+            }
         })
     }
 
@@ -662,7 +698,7 @@ pub enum ConfigError {
     AlreadyInstalled,
     /// A worker or queue command on a driver that stores nothing.
     #[error(
-        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite or amqp)"
+        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite or amqp, or Config::durable_driver)"
     )]
     NotDurable {
         /// The installed driver.

@@ -5,7 +5,7 @@
 use super::format::{Table, escape};
 use super::{CommandResult, print_json};
 use crate::config::durable_queue;
-use crate::driver::durable::{DurableQueue, QueueDepth, QueueError};
+use crate::driver::durable::{QueueAdmin, QueueDepth, QueueError};
 use crate::registry::registry;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -51,7 +51,7 @@ pub(super) struct Status {
 
 /// Reads the status: cheap on every driver (counts, no scan of the failed
 /// store), so a dashboard may read it every second.
-pub(super) async fn queue_status(queue: &dyn DurableQueue) -> Result<Status, QueueError> {
+pub(super) async fn queue_status(queue: &dyn QueueAdmin) -> Result<Status, QueueError> {
     let depths = queue.depth().await?;
     let failed = queue.failed_count().await?;
     // Every queue a listener of this program sends to is listed, empty

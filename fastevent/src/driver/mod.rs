@@ -5,6 +5,7 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod durable;
+mod encoder;
 mod in_flight;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -19,6 +20,7 @@ use crate::registry::{AnyEvent, ListenerEntry};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
+pub use encoder::JobEncoder;
 use in_flight::InFlight;
 
 /// A queue backend: where [`dispatch`](crate::dispatch) hands the jobs of

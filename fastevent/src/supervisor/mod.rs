@@ -39,7 +39,7 @@ pub use state::{
     JobSnapshot, Phase, SupervisorCounters, SupervisorState, WorkerSnapshot, WorkerState,
 };
 
-use crate::driver::durable::DurableQueue;
+use crate::driver::durable::{DurableQueue, IntoDurableQueue};
 use crate::job::now_ms;
 use crate::worker::report::WorkerMessage;
 use account::Account;
@@ -207,7 +207,8 @@ impl Supervisor {
     /// Runs the pool until SIGTERM/SIGINT (its workers drain, then it
     /// returns) or until every worker stopped by its own limits. Errors only
     /// when the signal handlers cannot be installed.
-    pub async fn run(self, queue: Arc<dyn DurableQueue>) -> std::io::Result<SupervisorExit> {
+    pub async fn run(self, queue: impl IntoDurableQueue) -> std::io::Result<SupervisorExit> {
+        let queue = queue.into_durable_queue();
         // Handlers first: a signal that arrives once workers exist must
         // drain them, not kill the supervisor and orphan them.
         let mut terminate = signal(SignalKind::terminate())?;

@@ -20,7 +20,7 @@ use execute::Outcome;
 pub use options::WorkerOptions;
 
 use crate::config::{self, ConfigError};
-use crate::driver::durable::{DurableQueue, Settled};
+use crate::driver::durable::{DurableQueue, IntoDurableQueue, Settled};
 use crate::job::{JobDefaults, JobSigner};
 use execute::JobContext;
 use progress::Progress;
@@ -169,10 +169,11 @@ impl Worker {
     /// example; [`Worker::from_config`] takes all three from the installed
     /// configuration.
     pub fn new(
-        queue: Arc<dyn DurableQueue>,
+        queue: impl IntoDurableQueue,
         options: WorkerOptions,
         signer: Option<JobSigner>,
     ) -> Self {
+        let queue = queue.into_durable_queue();
         let worker_id = format!(
             "worker-{}-{}",
             std::process::id(),

@@ -5,7 +5,7 @@
 use super::execute::Outcome;
 use super::report::WorkerMessage;
 use super::{StopReason, WorkerReport};
-use crate::driver::durable::{ClaimToken, ClaimedJob};
+use crate::driver::durable::{AnyReceipt, ClaimedJob};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -33,17 +33,20 @@ impl Progress {
     }
 
     /// The claims held now, for a lease renewal.
-    pub(super) fn held_claims(&self) -> Vec<ClaimToken> {
-        self.held().values().map(ClaimedJob::token).collect()
+    pub(super) fn held_claims(&self) -> Vec<AnyReceipt> {
+        self.held()
+            .values()
+            .map(|job| job.receipt.clone())
+            .collect()
     }
 
     /// These claims no longer own their job (another claim took it after
     /// their lease lapsed): they are not renewed or handed back any more,
     /// and their tasks' settles will be refused.
-    pub(super) fn forget_lost(&self, lost: &[ClaimToken], driver: &'static str) {
+    pub(super) fn forget_lost(&self, lost: &[AnyReceipt], driver: &'static str) {
         let mut held = self.held();
         held.retain(|_, job| {
-            let gone = lost.contains(&job.token());
+            let gone = lost.contains(&job.receipt);
             if gone {
                 tracing::warn!(
                     target: "fastevent", job = %job.job_id, event = %job.event, listener = %job.listener,

@@ -11,7 +11,7 @@
 //!   the queue, and performs the app's actions.
 //!
 //! What it reads works on every durable driver: the supervisor's snapshot
-//! and [`DurableQueue`] (`depth`, `failed_count`, `failed_jobs`,
+//! and [`QueueAdmin`] (`depth`, `failed_count`, `failed_jobs`,
 //! `retry_failed`). A supervisor that fails is reported, not swallowed,
 //! and the TUI exits only once its workers are gone.
 
@@ -20,7 +20,7 @@ mod view;
 
 use super::status::{Status, queue_status};
 use super::{CliError, CommandResult};
-use crate::driver::durable::{DurableQueue, FailedJob, QueueError, Selection};
+use crate::driver::durable::{DurableQueue, FailedJob, QueueAdmin, QueueError, Selection};
 use crate::job::now_ms;
 use crate::supervisor::{
     AccountLine, LineSource, Supervisor, SupervisorExit, SupervisorHandle, SupervisorState,
@@ -350,7 +350,7 @@ enum Reading {
 /// once would each see part of the store. A slow queue delays the
 /// dashboard's figures, never its keys or the supervisor.
 async fn read_queue(
-    queue: Arc<dyn DurableQueue>,
+    queue: Arc<dyn QueueAdmin>,
     mut requests: mpsc::UnboundedReceiver<Request>,
     readings: mpsc::Sender<Reading>,
 ) {
@@ -556,7 +556,7 @@ fn forward_lines(reader: impl std::io::Read, log: &mpsc::Sender<AccountLine>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::durable::{ClaimToken, ClaimedJob, QueueDepth, Settled};
+    use crate::driver::durable::QueueDepth;
 
     type QueueFuture<'a, T> = futures_util::future::BoxFuture<'a, Result<T, QueueError>>;
 
@@ -585,50 +585,7 @@ mod tests {
         Box::pin(std::future::ready(Ok(value)))
     }
 
-    impl DurableQueue for FakeQueue {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn claim<'a>(
-            &'a self,
-            _: &'a [String],
-            _: usize,
-            _: &'a str,
-            _: Duration,
-        ) -> QueueFuture<'a, Vec<ClaimedJob>> {
-            nothing(Vec::new())
-        }
-        fn complete<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, Settled> {
-            nothing(Settled::Done)
-        }
-        fn retry<'a>(
-            &'a self,
-            _: &'a ClaimedJob,
-            _: &'a str,
-            _: Duration,
-            _: &'a str,
-        ) -> QueueFuture<'a, Settled> {
-            nothing(Settled::Done)
-        }
-        fn fail<'a>(
-            &'a self,
-            _: &'a ClaimedJob,
-            _: &'a str,
-            _: &'a str,
-        ) -> QueueFuture<'a, Settled> {
-            nothing(Settled::Done)
-        }
-        fn release<'a>(&'a self, _: &'a ClaimedJob, _: &'a str) -> QueueFuture<'a, Settled> {
-            nothing(Settled::Done)
-        }
-        fn extend_leases<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a [ClaimToken],
-            _: Duration,
-        ) -> QueueFuture<'a, Vec<ClaimToken>> {
-            nothing(Vec::new())
-        }
+    impl QueueAdmin for FakeQueue {
         fn depth(&self) -> QueueFuture<'_, Vec<QueueDepth>> {
             Box::pin(async move {
                 self.scan();
@@ -679,7 +636,7 @@ mod tests {
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let (readings_tx, mut readings) = mpsc::channel(16);
         let reader = tokio::spawn(read_queue(
-            Arc::clone(&queue) as Arc<dyn DurableQueue>,
+            Arc::clone(&queue) as Arc<dyn QueueAdmin>,
             requests_rx,
             readings_tx,
         ));

@@ -29,7 +29,7 @@ use super::Inner;
 use super::connection::BrokerError;
 use super::message::{self, JobMeta};
 use super::publish::{Outgoing, Route};
-use crate::driver::durable::{ClaimedJob, QueueError, Settled};
+use crate::driver::durable::{ClaimedJob, QueueError, Settled, StoredJob};
 use futures_util::FutureExt;
 use futures_util::StreamExt;
 use futures_util::future::select_all;
@@ -223,7 +223,7 @@ impl Inner {
         limit: usize,
         worker: &str,
         lease: Duration,
-    ) -> Result<Vec<ClaimedJob>, QueueError> {
+    ) -> Result<Vec<ClaimedJob<i64>>, QueueError> {
         self.reap();
         let slot = {
             let mut slots = self.workers.slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -351,7 +351,7 @@ impl Inner {
     /// Where a delivery goes: the buffer, or one of the redelivery paths.
     fn admit(self: &Arc<Self>, slot: &Arc<Slot>, index: usize, delivery: Delivery) {
         let queue = &slot.queues[index];
-        let meta = JobMeta::read(&delivery.properties, queue, self.defaults.tries);
+        let meta = JobMeta::read(&delivery.properties, queue, self.encoder.defaults().tries);
         // A copy this process published can arrive before the confirm that
         // lets it ack the original: running it now, the original's ack could
         // die with the process (a crash job), and the job would run twice.
@@ -528,7 +528,7 @@ impl Inner {
         }
     }
 
-    fn take(&self, slot: &Slot, limit: usize) -> Vec<ClaimedJob> {
+    fn take(&self, slot: &Slot, limit: usize) -> Vec<ClaimedJob<i64>> {
         let mut taken = Vec::new();
         {
             let mut buffer = slot.buffer.lock().unwrap_or_else(|e| e.into_inner());
@@ -546,7 +546,8 @@ impl Inner {
             .into_iter()
             .map(|(index, delivery)| {
                 let queue = &slot.queues[index];
-                let meta = JobMeta::read(&delivery.properties, queue, self.defaults.tries);
+                let meta =
+                    JobMeta::read(&delivery.properties, queue, self.encoder.defaults().tries);
                 let receipt = self.workers.next_receipt.fetch_add(1, Ordering::Relaxed) + 1;
                 held.insert(
                     receipt,
@@ -556,11 +557,10 @@ impl Inner {
                         acker: delivery.acker,
                     },
                 );
-                ClaimedJob {
-                    receipt,
-                    // Receipts are never reused in a process, and a delivery
-                    // can only be acked on the channel that brought it.
-                    claim: receipt,
+                // Receipts are never reused in a process, and a delivery can
+                // only be acked on the channel that brought it: the receipt
+                // is the claim's fencing token too.
+                let job = StoredJob {
                     job_id: meta.job_id,
                     queue: queue.clone(),
                     event: meta.event,
@@ -569,7 +569,8 @@ impl Inner {
                     signature: meta.signature,
                     attempt: meta.attempts.saturating_add(1),
                     max_attempts: meta.max_attempts,
-                }
+                };
+                ClaimedJob::new(receipt, job)
             })
             .collect()
     }
@@ -614,7 +615,7 @@ impl Inner {
     /// at least once, never lost.
     pub(super) async fn settle(
         self: &Arc<Self>,
-        job: &ClaimedJob,
+        job: &ClaimedJob<i64>,
         worker: &str,
         how: Settlement,
     ) -> Result<Settled, QueueError> {
@@ -679,7 +680,7 @@ impl Inner {
 
     /// `release` of the trait: back to the queue at once. The broker marks
     /// it redelivered, so the interrupted attempt counts, as with SQLite.
-    pub(super) async fn release(self: &Arc<Self>, job: &ClaimedJob, worker: &str) {
+    pub(super) async fn release(self: &Arc<Self>, job: &ClaimedJob<i64>, worker: &str) {
         let held = {
             let mut held = self.workers.held.lock().unwrap_or_else(|e| e.into_inner());
             held.remove(&job.receipt)
@@ -760,7 +761,7 @@ impl Inner {
             let meta = JobMeta::read(
                 &delivery.properties,
                 &slot.queues[index],
-                self.defaults.tries,
+                self.encoder.defaults().tries,
             );
             let copy = Outgoing {
                 route: Route::Work(meta.queue.clone()),

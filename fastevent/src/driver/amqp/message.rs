@@ -8,7 +8,7 @@
 //! place, so every move of a job (a retry, a checkpoint after a crash, the
 //! failed store and back) republishes it with the header updated.
 
-use crate::driver::durable::{ClaimedJob, FailedJob};
+use crate::driver::durable::{FailedJob, StoredJob};
 use crate::job::EncodedJob;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -101,7 +101,7 @@ impl JobMeta {
     }
 
     /// A claimed job, with `attempts` made so far.
-    pub fn claimed(job: &ClaimedJob, attempts: u32) -> Self {
+    pub fn claimed(job: &StoredJob, attempts: u32) -> Self {
         Self {
             job_id: job.job_id.clone(),
             queue: job.queue.clone(),

@@ -51,11 +51,11 @@ mod timeouts;
 pub mod topology;
 
 use super::durable::{
-    ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
+    ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
-use super::{Driver, DriverError, JobBatch};
+use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::dispatch::Dispatched;
-use crate::job::{self, JobDefaults, JobSigner};
+use crate::job::{JobDefaults, JobSigner};
 use crate::observe;
 use crate::registry::registry;
 use crate::stats;
@@ -233,8 +233,8 @@ pub(crate) struct Inner {
     publisher: Broker,
     topology: Topology,
     options: AmqpOptions,
-    defaults: JobDefaults,
-    signer: Option<JobSigner>,
+    /// Makes the jobs of a dispatch; holds the job defaults.
+    encoder: JobEncoder,
     workers: Workers,
     local: Local,
     /// Held by a scan of the failed store (one at a time per process).
@@ -258,8 +258,7 @@ impl AmqpDriver {
                 publisher: Broker::new(options.url.trim(), Purpose::Publish),
                 topology,
                 options,
-                defaults,
-                signer,
+                encoder: JobEncoder::new(defaults, signer),
                 workers: Workers::default(),
                 local: Local::default(),
                 scans: tokio::sync::Mutex::new(()),
@@ -327,7 +326,7 @@ impl AmqpDriver {
         });
         let warnings = timeouts::check(
             self.inner.options.consumer_timeout,
-            &self.inner.defaults,
+            self.inner.encoder.defaults(),
             listeners,
         )?;
         for warning in warnings {
@@ -385,15 +384,7 @@ impl Driver for AmqpDriver {
         Box::pin(async move {
             let event = batch.event_name();
             let inner = &self.inner;
-            let jobs =
-                job::encode_batch(&batch, &inner.defaults, inner.signer.as_ref()).map_err(|e| {
-                    DriverError {
-                        driver: "amqp",
-                        event,
-                        message: e.to_string(),
-                        source: Some(Box::new(e)),
-                    }
-                })?;
+            let jobs = inner.encoder.encode(&batch, "amqp")?;
             let labels: Vec<_> = jobs
                 .iter()
                 .map(|job| (job.listener, job.queue.clone()))
@@ -426,7 +417,12 @@ impl Driver for AmqpDriver {
     }
 }
 
-impl DurableQueue for AmqpDriver {
+/// Receipts are the process's own delivery numbers (a delivery is acked
+/// on the channel that brought it, by its tag, which another channel
+/// reuses).
+impl WorkQueue for AmqpDriver {
+    type Receipt = i64;
+
     fn name(&self) -> &'static str {
         "amqp"
     }
@@ -437,7 +433,7 @@ impl DurableQueue for AmqpDriver {
         limit: usize,
         worker: &'a str,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
+    ) -> BoxFuture<'a, Result<Vec<ClaimedJob<i64>>, QueueError>> {
         for queue in queues {
             self.inner.local.touch(queue);
         }
@@ -446,7 +442,7 @@ impl DurableQueue for AmqpDriver {
 
     fn complete<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<i64>,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(self.inner.settle(job, worker, Settlement::Ack))
@@ -454,7 +450,7 @@ impl DurableQueue for AmqpDriver {
 
     fn retry<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<i64>,
         worker: &'a str,
         delay: Duration,
         error: &'a str,
@@ -467,7 +463,7 @@ impl DurableQueue for AmqpDriver {
 
     fn fail<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<i64>,
         worker: &'a str,
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
@@ -479,7 +475,7 @@ impl DurableQueue for AmqpDriver {
 
     fn release<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<i64>,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
@@ -491,15 +487,25 @@ impl DurableQueue for AmqpDriver {
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
-        _claims: &'a [ClaimToken],
+        _claims: &'a [i64],
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Vec<ClaimToken>, QueueError>> {
+    ) -> BoxFuture<'a, Result<Vec<i64>, QueueError>> {
         // A delivery is held for as long as the worker's channel lives; the
         // lease only tells that the worker is alive (see `consume`).
         self.inner.heard_from(worker, lease);
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    fn wait_for_jobs<'a>(&'a self, worker: &'a str, at_most: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(self.inner.wait_for_jobs(worker, at_most))
+    }
+
+    fn stop_claiming<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.inner.stop_claiming(worker))
+    }
+}
+
+impl QueueAdmin for AmqpDriver {
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
         Box::pin(self.inner.depth())
     }
@@ -522,13 +528,5 @@ impl DurableQueue for AmqpDriver {
 
     fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(self.inner.failed_count())
-    }
-
-    fn wait_for_jobs<'a>(&'a self, worker: &'a str, at_most: Duration) -> BoxFuture<'a, ()> {
-        Box::pin(self.inner.wait_for_jobs(worker, at_most))
-    }
-
-    fn stop_claiming<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(self.inner.stop_claiming(worker))
     }
 }

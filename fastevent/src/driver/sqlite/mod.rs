@@ -19,15 +19,16 @@ mod schema;
 
 pub use connection::{SqliteOptions, Synchronous};
 pub use outbox::dispatch_in;
+pub use rows::RowClaim;
 /// The rusqlite crate fastevent uses, for [`dispatch_in`]'s transaction.
 pub use rusqlite;
 
 use super::durable::{
-    ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
+    ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
-use super::{Driver, DriverError, JobBatch};
+use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::dispatch::Dispatched;
-use crate::job::{self, JobDefaults, JobSigner, now_ms};
+use crate::job::{JobDefaults, JobSigner, now_ms};
 use crate::observe;
 use crate::stats;
 use connection::{SqliteConnection, StoreError};
@@ -95,8 +96,7 @@ pub struct SqliteDriver {
     reader: SqliteConnection,
     /// When a claim last swept for unclaimable rows (0: never yet).
     last_sweep_ms: Arc<AtomicU64>,
-    defaults: JobDefaults,
-    signer: Option<JobSigner>,
+    encoder: JobEncoder,
 }
 
 impl SqliteDriver {
@@ -109,8 +109,7 @@ impl SqliteDriver {
             reader: SqliteConnection::start_reader(options.clone()),
             connection: SqliteConnection::start(options),
             last_sweep_ms: Arc::new(AtomicU64::new(0)),
-            defaults,
-            signer,
+            encoder: JobEncoder::new(defaults, signer),
         }
     }
 
@@ -165,15 +164,7 @@ impl Driver for SqliteDriver {
     fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
         Box::pin(async move {
             let event = batch.event_name();
-            let jobs =
-                job::encode_batch(&batch, &self.defaults, self.signer.as_ref()).map_err(|e| {
-                    DriverError {
-                        driver: "sqlite",
-                        event,
-                        message: e.to_string(),
-                        source: Some(Box::new(e)),
-                    }
-                })?;
+            let jobs = self.encoder.encode(&batch, "sqlite")?;
             let count = jobs.len();
             let labels: Vec<_> = jobs
                 .iter()
@@ -208,7 +199,9 @@ fn owned(worker: &str) -> String {
     worker.to_string()
 }
 
-impl DurableQueue for SqliteDriver {
+impl WorkQueue for SqliteDriver {
+    type Receipt = RowClaim;
+
     fn name(&self) -> &'static str {
         "sqlite"
     }
@@ -219,7 +212,7 @@ impl DurableQueue for SqliteDriver {
         limit: usize,
         worker: &'a str,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Vec<ClaimedJob>, QueueError>> {
+    ) -> BoxFuture<'a, Result<Vec<ClaimedJob<RowClaim>>, QueueError>> {
         let queues = queues.to_vec();
         let worker = owned(worker);
         let sweep = self.sweep_turn(now_ms());
@@ -241,21 +234,21 @@ impl DurableQueue for SqliteDriver {
 
     fn complete<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<RowClaim>,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
-        let (claim, worker) = (job.token(), owned(worker));
+        let (claim, worker) = (job.receipt, owned(worker));
         Box::pin(self.run(move |c| queries::complete(c, claim, &worker)))
     }
 
     fn retry<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<RowClaim>,
         worker: &'a str,
         delay: Duration,
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
-        let (claim, worker, error) = (job.token(), owned(worker), error.to_string());
+        let (claim, worker, error) = (job.receipt, owned(worker), error.to_string());
         Box::pin(self.run(move |c| {
             queries::retry(
                 c,
@@ -269,29 +262,29 @@ impl DurableQueue for SqliteDriver {
 
     fn fail<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<RowClaim>,
         worker: &'a str,
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
-        let (claim, worker, error) = (job.token(), owned(worker), error.to_string());
+        let (claim, worker, error) = (job.receipt, owned(worker), error.to_string());
         Box::pin(self.run_atomic(move |c| queries::fail(c, claim, &worker, &error, now_ms())))
     }
 
     fn release<'a>(
         &'a self,
-        job: &'a ClaimedJob,
+        job: &'a ClaimedJob<RowClaim>,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
-        let (claim, worker) = (job.token(), owned(worker));
+        let (claim, worker) = (job.receipt, owned(worker));
         Box::pin(self.run(move |c| queries::release(c, claim, &worker, now_ms())))
     }
 
     fn extend_leases<'a>(
         &'a self,
         worker: &'a str,
-        claims: &'a [ClaimToken],
+        claims: &'a [RowClaim],
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Vec<ClaimToken>, QueueError>> {
+    ) -> BoxFuture<'a, Result<Vec<RowClaim>, QueueError>> {
         let (worker, claims) = (owned(worker), claims.to_vec());
         // Several statements, all or none: a failed renewal is then retried
         // whole, and none is reported lost by a half-applied one.
@@ -299,7 +292,9 @@ impl DurableQueue for SqliteDriver {
             queries::extend_leases(c, &worker, &claims, now_ms() + lease.as_millis() as u64)
         }))
     }
+}
 
+impl QueueAdmin for SqliteDriver {
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
         Box::pin(self.read(|c| queries::depth(c, now_ms())))
     }

@@ -7,8 +7,9 @@
 //! ended exactly once, succeeded or in the failed store.
 
 use super::queries;
+use super::rows::RowClaim;
 use super::schema;
-use crate::driver::durable::{ClaimToken, ClaimedJob, Selection, Settled};
+use crate::driver::durable::{ClaimedJob, Selection, Settled};
 use crate::job::EncodedJob;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,7 +82,7 @@ struct Model {
     failed_poisoned: BTreeSet<String>,
     succeeded: BTreeSet<String>,
     /// Every claim ever made: (token, worker, job id).
-    claims: Vec<(ClaimToken, &'static str, String)>,
+    claims: Vec<(RowClaim, &'static str, String)>,
 }
 
 impl Model {
@@ -200,23 +201,21 @@ impl Model {
         for job in &claimed {
             let row = &self.rows[&job.job_id];
             assert_eq!(
-                (job.claim, job.attempt),
+                (job.receipt.claim, job.attempt),
                 (row.claims, row.attempts),
                 "seed {}: token and attempt of {}",
                 self.seed,
                 job.job_id
             );
-            self.claims.push((job.token(), worker, job.job_id.clone()));
+            self.claims.push((job.receipt, worker, job.job_id.clone()));
         }
     }
 
     /// Whether `token` of `worker` is the latest claim of its job, still
     /// leased: the only claim allowed to settle or renew it.
-    fn owns(&self, token: ClaimToken, worker: &str, job_id: &str) -> bool {
+    fn owns(&self, token: RowClaim, worker: &str, job_id: &str) -> bool {
         self.rows.get(job_id).is_some_and(|row| {
-            row.receipt == token.receipt
-                && row.claims == token.claim
-                && row.leased_by == Some(worker)
+            row.receipt == token.row && row.claims == token.claim && row.leased_by == Some(worker)
         })
     }
 
@@ -275,13 +274,13 @@ impl Model {
 
     fn renew(&mut self) {
         let worker = WORKERS[self.rng.below(3) as usize];
-        let held: Vec<(ClaimToken, String)> = self
+        let held: Vec<(RowClaim, String)> = self
             .claims
             .iter()
             .filter(|(_, w, _)| *w == worker)
             .map(|(token, _, job_id)| (*token, job_id.clone()))
             .collect();
-        let tokens: Vec<ClaimToken> = held.iter().map(|(token, _)| *token).collect();
+        let tokens: Vec<RowClaim> = held.iter().map(|(token, _)| *token).collect();
         let until = self.now + 3 * TICK_MS;
         let lost = queries::extend_leases(&self.connection, worker, &tokens, until).unwrap();
         let mut expected_lost = Vec::new();
@@ -355,7 +354,7 @@ impl Model {
         self.now += 100 * TICK_MS;
         let queues = ["default".to_string()];
         loop {
-            let claimed: Vec<ClaimedJob> = queries::claim(
+            let claimed: Vec<ClaimedJob<RowClaim>> = queries::claim(
                 &self.connection,
                 &queues,
                 50,
@@ -368,10 +367,10 @@ impl Model {
                 break;
             }
             for job in claimed {
-                let settled = queries::complete(&self.connection, job.token(), "z").unwrap();
+                let settled = queries::complete(&self.connection, job.receipt, "z").unwrap();
                 assert_eq!(settled, Settled::Done, "seed {}", self.seed);
                 self.rows.remove(&job.job_id);
-                self.succeeded.insert(job.job_id);
+                self.succeeded.insert(job.job_id.clone());
             }
         }
         // Poisoned rows met by the drain's claims went to the failed store.

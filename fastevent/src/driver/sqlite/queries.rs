@@ -2,8 +2,9 @@
 //! thread's current transaction.
 
 use super::connection::StoreError;
+use super::rows::RowClaim;
 use super::rows::{JOB_COLUMNS, RawJob, bytes_of, integer_of, text_of};
-use crate::driver::durable::{ClaimToken, ClaimedJob, FailedJob, QueueDepth, Selection, Settled};
+use crate::driver::durable::{ClaimedJob, FailedJob, QueueDepth, Selection, Settled};
 use crate::job::EncodedJob;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -44,7 +45,7 @@ pub(super) fn claim(
     worker: &str,
     now: u64,
     lease_until: u64,
-) -> Result<Vec<ClaimedJob>, StoreError> {
+) -> Result<Vec<ClaimedJob<RowClaim>>, StoreError> {
     let mut claimed = Vec::new();
     let mut statement = connection.prepare_cached(&format!(
         "UPDATE fastevent_jobs
@@ -145,18 +146,18 @@ const OWNED: &str = "id = ?1 AND claims = ?2 AND leased_by = ?3";
 
 pub(super) fn complete(
     connection: &Connection,
-    claim: ClaimToken,
+    claim: RowClaim,
     worker: &str,
 ) -> Result<Settled, StoreError> {
     let changed = connection
         .prepare_cached(&format!("DELETE FROM fastevent_jobs WHERE {OWNED}"))?
-        .execute(params![claim.receipt, claim.claim, worker])?;
+        .execute(params![claim.row, claim.claim, worker])?;
     Ok(settled(changed))
 }
 
 pub(super) fn retry(
     connection: &Connection,
-    claim: ClaimToken,
+    claim: RowClaim,
     worker: &str,
     available_at: u64,
     error: &str,
@@ -167,7 +168,7 @@ pub(super) fn retry(
               WHERE {OWNED}"
         ))?
         .execute(params![
-            claim.receipt,
+            claim.row,
             claim.claim,
             worker,
             available_at as i64,
@@ -180,7 +181,7 @@ pub(super) fn retry(
 /// interrupted by a shutdown, it did not fail.
 pub(super) fn release(
     connection: &Connection,
-    claim: ClaimToken,
+    claim: RowClaim,
     worker: &str,
     now: u64,
 ) -> Result<Settled, StoreError> {
@@ -191,14 +192,14 @@ pub(super) fn release(
                     last_error = 'interrupted: its worker shut down before it finished'
               WHERE {OWNED}"
         ))?
-        .execute(params![claim.receipt, claim.claim, worker, now as i64])?;
+        .execute(params![claim.row, claim.claim, worker, now as i64])?;
     Ok(settled(changed))
 }
 
 /// Moves the job, byte for byte, to the failed store.
 pub(super) fn fail(
     connection: &Connection,
-    claim: ClaimToken,
+    claim: RowClaim,
     worker: &str,
     error: &str,
     now: u64,
@@ -210,11 +211,11 @@ pub(super) fn fail(
              SELECT job_id, queue, event, listener, body, signature, attempts, max_attempts, ?4, ?5
                FROM fastevent_jobs WHERE {OWNED}"
         ))?
-        .execute(params![claim.receipt, claim.claim, worker, error, now as i64])?;
+        .execute(params![claim.row, claim.claim, worker, error, now as i64])?;
     if moved == 1 {
         connection
             .prepare_cached("DELETE FROM fastevent_jobs WHERE id = ?1")?
-            .execute([claim.receipt])?;
+            .execute([claim.row])?;
     }
     Ok(settled(moved))
 }
@@ -225,15 +226,15 @@ pub(super) fn fail(
 pub(super) fn extend_leases(
     connection: &Connection,
     worker: &str,
-    claims: &[ClaimToken],
+    claims: &[RowClaim],
     until: u64,
-) -> Result<Vec<ClaimToken>, StoreError> {
+) -> Result<Vec<RowClaim>, StoreError> {
     let mut renew = connection.prepare_cached(&format!(
         "UPDATE fastevent_jobs SET available_at = ?4 WHERE {OWNED}"
     ))?;
     let mut lost = Vec::new();
     for claim in claims {
-        let changed = renew.execute(params![claim.receipt, claim.claim, worker, until as i64])?;
+        let changed = renew.execute(params![claim.row, claim.claim, worker, until as i64])?;
         if settled(changed) == Settled::LeaseLost {
             lost.push(*claim);
         }

@@ -5,13 +5,24 @@
 //! unreadable row is moved aside with the reason instead of failing every
 //! claim that meets it.
 
-use crate::driver::durable::ClaimedJob;
+use crate::driver::durable::{ClaimedJob, StoredJob};
 use rusqlite::Row;
 use rusqlite::types::Value;
 
 /// The columns [`RawJob::read`] expects, in order.
 pub(super) const JOB_COLUMNS: &str = "id, claims, job_id, queue, event, listener, body, signature, \
                                       attempts, max_attempts, available_at";
+
+/// A claim of one job row, what the SQLite queue's settles take: the row,
+/// and the claim's fencing token (the row's claim count when it was
+/// taken, which every later claim raises).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RowClaim {
+    /// The row's id.
+    pub row: i64,
+    /// The fencing token.
+    pub claim: i64,
+}
 
 /// One row of the jobs table as stored, before any check.
 pub(super) struct RawJob {
@@ -72,7 +83,7 @@ impl RawJob {
     }
 
     /// The claimed job this row is, or why it is not one.
-    pub(super) fn decode(&self) -> Result<ClaimedJob, String> {
+    pub(super) fn decode(&self) -> Result<ClaimedJob<RowClaim>, String> {
         let problems: Vec<String> = LAYOUT
             .iter()
             .zip(&self.values)
@@ -86,9 +97,11 @@ impl RawJob {
                 problems.join("; ")
             ));
         }
-        Ok(ClaimedJob {
-            receipt: self.id,
+        let claim = RowClaim {
+            row: self.id,
             claim: self.integer(CLAIMS),
+        };
+        let job = StoredJob {
             job_id: self.text(JOB_ID),
             queue: self.text(QUEUE),
             event: self.text(EVENT),
@@ -97,7 +110,8 @@ impl RawJob {
             signature: self.signature(),
             attempt: self.integer(ATTEMPTS) as u32,
             max_attempts: self.integer(MAX_ATTEMPTS) as u32,
-        })
+        };
+        Ok(ClaimedJob::new(claim, job))
     }
 
     /// An integer column that must be a count from `min` to `u32::MAX`.
@@ -247,10 +261,18 @@ mod tests {
     fn a_well_typed_row_decodes() {
         let job = row(good()).decode().unwrap();
         assert_eq!(
-            (job.receipt, job.claim, job.attempt, job.max_attempts),
+            (
+                job.receipt.row,
+                job.receipt.claim,
+                job.attempt,
+                job.max_attempts
+            ),
             (1, 2, 1, 3)
         );
-        assert_eq!((job.body.as_slice(), job.signature), (&b"{}"[..], None));
+        assert_eq!(
+            (job.body.as_slice(), job.signature.as_deref()),
+            (&b"{}"[..], None)
+        );
     }
 
     #[test]
