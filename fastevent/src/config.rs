@@ -6,6 +6,8 @@
 use crate::driver::amqp::{AmqpDriver, AmqpOptions};
 use crate::driver::durable::DurableQueue;
 use crate::driver::durable::{QueueAdmin, WorkQueue, durable_queue_of};
+#[cfg(feature = "postgres")]
+use crate::driver::postgres::{PostgresDriver, PostgresOptions};
 #[cfg(feature = "sqlite")]
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
@@ -34,6 +36,9 @@ pub(crate) struct Installed {
     pub(crate) signer: Option<JobSigner>,
     /// Defaults for jobs written outside the driver (`dispatch_in`).
     pub(crate) job_defaults: JobDefaults,
+    /// The `postgres` driver, for its `dispatch_in`.
+    #[cfg(feature = "postgres")]
+    pub(crate) postgres: Option<PostgresDriver>,
 }
 
 /// A built-in driver, as `QUEUE_DRIVER` names it: pick one in code with
@@ -63,11 +68,15 @@ pub enum QueueDriver {
     /// Jobs go to RabbitMQ and are run by workers on any number of machines
     /// (`async_farm`, fast-app's name, is accepted too).
     Amqp,
+    /// Jobs are stored in PostgreSQL and run by workers on any number of
+    /// machines; they can be written in the application's transaction.
+    Postgres,
 }
 
 impl QueueDriver {
     /// Every accepted `QUEUE_DRIVER` value.
-    pub const NAMES: &'static [&'static str] = &["sync", "sqlite", "amqp", "async_farm"];
+    pub const NAMES: &'static [&'static str] =
+        &["sync", "sqlite", "amqp", "async_farm", "postgres"];
 
     /// The error for this driver when it is compiled out: each durable
     /// driver is a Cargo feature of the same name, so a program can leave
@@ -76,6 +85,7 @@ impl QueueDriver {
         let feature = match self {
             QueueDriver::Sqlite if cfg!(not(feature = "sqlite")) => "sqlite",
             QueueDriver::Amqp if cfg!(not(feature = "amqp")) => "amqp",
+            QueueDriver::Postgres if cfg!(not(feature = "postgres")) => "postgres",
             _ => return None,
         };
         Some(ConfigError::DriverNotBuilt { feature })
@@ -91,6 +101,7 @@ impl FromStr for QueueDriver {
             "sync" => Ok(QueueDriver::Sync),
             "sqlite" => Ok(QueueDriver::Sqlite),
             "amqp" | "async_farm" => Ok(QueueDriver::Amqp),
+            "postgres" | "postgresql" => Ok(QueueDriver::Postgres),
             _ => Err(ConfigError::Invalid {
                 variable: "QUEUE_DRIVER",
                 value: value.to_string(),
@@ -108,7 +119,7 @@ impl FromStr for QueueDriver {
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
-/// | `QUEUE_DRIVER` | `sync` | `sync`, `sqlite` or `amqp` (alias `async_farm`) |
+/// | `QUEUE_DRIVER` | `sync` | `sync`, `sqlite`, `amqp` (alias `async_farm`) or `postgres` |
 /// | `FASTEVENT_SQLITE_PATH` | `fastevent.db` | the SQLite queue's file |
 /// | `FASTEVENT_SQLITE_SYNCHRONOUS` | `full` | `full` (fsync each commit) or `normal` |
 /// | `RABBITMQ_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` | the broker of the `amqp` driver: `amqp://` or `amqps://` (TLS: `cacertfile`, `certfile`, `keyfile` in the query), several nodes comma separated |
@@ -117,6 +128,11 @@ impl FromStr for QueueDriver {
 /// | `RABBITMQ_CONSUMER_TIMEOUT_S` | `1800` | the broker's `consumer_timeout` (`0`: disabled there); listeners' timeouts must be shorter |
 /// | `FASTEVENT_AMQP_TIMEOUT_S` | `10` | how long a dispatch waits for the broker (reconnect, confirms, a publishing block) before it fails |
 /// | `FASTEVENT_AMQP_QUEUE_TYPE` | `classic` for one node URL, `quorum` for several | the type of every queue the `amqp` driver declares: `classic` or `quorum` |
+/// | `FASTEVENT_POSTGRES_URL` | `DATABASE_URL`, else `postgres://postgres@127.0.0.1:5432/postgres` | the database of the `postgres` driver |
+/// | `FASTEVENT_POSTGRES_POOL` | `10` | connections in its pool |
+/// | `FASTEVENT_POSTGRES_SCHEMA` | `public` | the schema of its tables (created if missing) |
+/// | `FASTEVENT_POSTGRES_TABLE_PREFIX` | `fastevent_` | the start of its tables' names |
+/// | `FASTEVENT_POSTGRES_TIMEOUT_S` | `5` | how long an operation waits for a connection before it fails |
 /// | `FASTEVENT_TRIES` | `3` | attempts of a job whose listener sets no `tries` |
 /// | `SOFT_TIMEOUT_S` | none | soft timeout of a listener that sets none |
 /// | `HARD_TIMEOUT_S` | none | hard timeout of a listener that sets none |
@@ -145,6 +161,8 @@ pub struct Config {
     sqlite: SqliteOptions,
     #[cfg(feature = "amqp")]
     amqp: AmqpOptions,
+    #[cfg(feature = "postgres")]
+    postgres: PostgresOptions,
     job_defaults: JobDefaults,
     signing_key: Option<Vec<u8>>,
 }
@@ -182,6 +200,8 @@ impl Config {
             },
             #[cfg(feature = "amqp")]
             amqp: AmqpOptions::new(AmqpOptions::DEFAULT_URL),
+            #[cfg(feature = "postgres")]
+            postgres: PostgresOptions::new(PostgresOptions::DEFAULT_URL),
             job_defaults: JobDefaults::default(),
             signing_key: None,
         }
@@ -210,6 +230,8 @@ impl Config {
         config.read_sqlite(&env)?;
         #[cfg(feature = "amqp")]
         config.read_amqp(&env)?;
+        #[cfg(feature = "postgres")]
+        config.read_postgres(&env)?;
         if let Some(tries) = env.number("FASTEVENT_TRIES", 1, 1000)? {
             config.job_defaults.tries = tries as u32;
         }
@@ -262,6 +284,38 @@ impl Config {
             };
         }
         Ok(())
+    }
+
+    /// The `postgres` driver's variables.
+    #[cfg(feature = "postgres")]
+    fn read_postgres(&mut self, env: &Env) -> Result<(), ConfigError> {
+        let url = match env.string("FASTEVENT_POSTGRES_URL")? {
+            Some(url) => Some(url),
+            None => env.string("DATABASE_URL")?,
+        };
+        if let Some(url) = url {
+            self.postgres.url = url;
+        }
+        if let Some(size) = env.number("FASTEVENT_POSTGRES_POOL", 1, 1000)? {
+            self.postgres.pool_size = size as u32;
+        }
+        if let Some(schema) = env.string("FASTEVENT_POSTGRES_SCHEMA")? {
+            self.postgres.schema = schema;
+        }
+        if let Some(prefix) = env.string("FASTEVENT_POSTGRES_TABLE_PREFIX")? {
+            self.postgres.table_prefix = prefix;
+        }
+        if let Some(timeout) = env.seconds("FASTEVENT_POSTGRES_TIMEOUT_S", 0.1)? {
+            self.postgres.timeout = timeout;
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL options of the `postgres` driver (URL, pool, schema).
+    #[cfg(feature = "postgres")]
+    pub fn postgres(mut self, options: PostgresOptions) -> Self {
+        self.postgres = options;
+        self
     }
 
     /// The `amqp` driver's variables.
@@ -457,6 +511,8 @@ impl Config {
     fn build(self) -> Result<Installed, ConfigError> {
         let signer = self.signer();
         let encoder = JobEncoder::new(self.job_defaults, signer.clone());
+        #[cfg(feature = "postgres")]
+        let mut postgres_installed = None;
         let (driver, durable): (Arc<dyn Driver>, _) = match self.driver {
             DriverChoice::Named(QueueDriver::Sync) => (Arc::new(SyncDriver), None),
             #[cfg(feature = "sqlite")]
@@ -469,9 +525,15 @@ impl Config {
             DriverChoice::Named(QueueDriver::Amqp) => {
                 durable(amqp_driver(self.amqp, self.job_defaults, signer.clone())?)
             }
+            #[cfg(feature = "postgres")]
+            DriverChoice::Named(QueueDriver::Postgres) => {
+                let postgres = postgres_driver(self.postgres, self.job_defaults, signer.clone())?;
+                postgres_installed = Some(postgres.clone());
+                durable(postgres)
+            }
             // A driver compiled out, chosen in code (`from_env` refuses it
             // already).
-            #[cfg(not(all(feature = "sqlite", feature = "amqp")))]
+            #[cfg(not(all(feature = "sqlite", feature = "amqp", feature = "postgres")))]
             DriverChoice::Named(driver) => {
                 return Err(driver
                     .not_built()
@@ -488,6 +550,8 @@ impl Config {
             durable,
             signer,
             job_defaults: self.job_defaults,
+            #[cfg(feature = "postgres")]
+            postgres: postgres_installed,
         })
     }
 
@@ -520,13 +584,30 @@ impl Config {
 }
 
 /// A durable driver, as dispatches and as workers hold it.
-#[cfg(any(feature = "sqlite", feature = "amqp"))]
+#[cfg(any(feature = "sqlite", feature = "amqp", feature = "postgres"))]
 fn durable<D>(driver: D) -> (Arc<dyn Driver>, Option<Arc<dyn DurableQueue>>)
 where
     D: Driver + WorkQueue + QueueAdmin,
 {
     let driver = Arc::new(driver);
     (driver.clone(), Some(durable_queue_of(driver)))
+}
+
+/// The `postgres` driver, once its options are checked.
+#[cfg(feature = "postgres")]
+fn postgres_driver(
+    options: PostgresOptions,
+    defaults: JobDefaults,
+    signer: Option<JobSigner>,
+) -> Result<PostgresDriver, ConfigError> {
+    if let Some((variable, value, expected)) = options.problem() {
+        return Err(ConfigError::Invalid {
+            variable,
+            value,
+            expected,
+        });
+    }
+    Ok(PostgresDriver::new(options, defaults, signer))
 }
 
 /// The `amqp` driver, once its options and the listeners' timeouts are
@@ -692,7 +773,7 @@ pub enum ConfigError {
     AlreadyInstalled,
     /// A worker or queue command on a driver that stores nothing.
     #[error(
-        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite or amqp, or Config::durable_driver)"
+        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite, amqp or postgres, or Config::durable_driver)"
     )]
     NotDurable {
         /// The installed driver.

@@ -7,6 +7,8 @@ pub mod amqp;
 pub mod durable;
 mod encoder;
 mod in_flight;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod sync;

@@ -1,0 +1,30 @@
+//! What the driver says when PostgreSQL fails it: which server, and what
+//! to do, not only the client's words.
+
+use super::options::masked;
+use std::time::Duration;
+
+/// `error`, for a person reading a log, about the server at `url`.
+pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> String {
+    let server = masked(url);
+    match error {
+        sqlx::Error::PoolTimedOut => format!(
+            "no connection to PostgreSQL at {server} within {:.1} s (FASTEVENT_POSTGRES_TIMEOUT_S): is the server up and reachable?",
+            timeout.as_secs_f64()
+        ),
+        sqlx::Error::Io(io) => format!("cannot reach PostgreSQL at {server}: {io}"),
+        sqlx::Error::Tls(tls) => format!("TLS with PostgreSQL at {server} failed: {tls}"),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => {
+                format!("PostgreSQL at {server} refused the login: {}", db.message())
+            }
+            Some("3D000") => format!("PostgreSQL at {server}: {}", db.message()),
+            Some("42501") => format!(
+                "PostgreSQL at {server}: {} (the driver creates its tables on first use: grant the user CREATE on the schema, or run it once as a user that may)",
+                db.message()
+            ),
+            _ => format!("PostgreSQL at {server}: {}", db.message()),
+        },
+        other => format!("PostgreSQL at {server}: {other}"),
+    }
+}

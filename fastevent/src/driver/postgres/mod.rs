@@ -1,0 +1,379 @@
+//! The `postgres` driver: jobs in PostgreSQL tables, through sqlx. Workers
+//! on any number of machines claim them with `FOR UPDATE SKIP LOCKED`
+//! under a lease and settle them with a fencing token; idle workers are
+//! woken by `LISTEN`/`NOTIFY`; a job can be written in the application's
+//! own transaction ([`dispatch_in`]).
+//!
+//! The tables (`{schema}.{prefix}jobs`, `{prefix}failed_jobs`,
+//! `{prefix}schema_version`) are made on first use and migrated by the
+//! first process of a newer build; see [`PostgresOptions`] for the
+//! settings.
+
+mod errors;
+mod options;
+mod outbox;
+mod queries;
+mod schema;
+mod wake;
+
+pub use options::PostgresOptions;
+pub use outbox::dispatch_in;
+/// The sqlx crate fastevent uses, for [`dispatch_in`]'s connection.
+pub use sqlx;
+
+use super::durable::{
+    ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
+};
+use super::{Driver, DriverError, JobBatch, JobEncoder};
+use crate::dispatch::Dispatched;
+use crate::job::{JobDefaults, JobSigner};
+use futures_util::future::BoxFuture;
+use schema::Tables;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use wake::Wake;
+
+/// What [`PostgresDriver`]'s settles take: the job's row and the claim's
+/// fencing token (the row's claim count when it was taken, which every
+/// later claim raises).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PgClaim {
+    /// The row's id.
+    pub row: i64,
+    /// The fencing token.
+    pub claim: i64,
+}
+
+/// The `postgres` driver (`QUEUE_DRIVER=postgres`).
+#[derive(Clone)]
+pub struct PostgresDriver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: PostgresOptions,
+    tables: Tables,
+    encoder: JobEncoder,
+    /// Made on first use, on the runtime that uses it.
+    pool: OnceCell<PgPool>,
+    /// Set once the tables are at this build's version.
+    ready: std::sync::OnceLock<()>,
+    wake: Wake,
+}
+
+impl PostgresDriver {
+    /// A driver for the database `options` names; it connects on first
+    /// use. Jobs get `defaults` where their listener sets nothing, and are
+    /// signed with `signer` (which workers on this database then require).
+    pub fn new(options: PostgresOptions, defaults: JobDefaults, signer: Option<JobSigner>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tables: Tables::new(&options),
+                options,
+                encoder: JobEncoder::new(defaults, signer),
+                pool: OnceCell::new(),
+                ready: std::sync::OnceLock::new(),
+                wake: Wake::new(),
+            }),
+        }
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &PostgresOptions {
+        &self.inner.options
+    }
+
+    /// The connection pool, with the tables at this build's version.
+    pub fn pool(&self) -> BoxFuture<'_, Result<&PgPool, QueueError>> {
+        // Boxed: the schema's statements borrow a pooled connection, and
+        // rustc cannot prove an unboxed future of them `Send` for every
+        // lifetime the callers' boxed futures need.
+        Box::pin(async move {
+            let pool = self.inner.pool.get_or_try_init(|| self.connect()).await?;
+            if self.inner.ready.get().is_none() {
+                let mut connection = pool.acquire().await.map_err(|e| self.error(&e))?;
+                schema::ensure(&mut connection, &self.inner.tables, &self.inner.options)
+                    .await
+                    .map_err(|message| self.queue_error(message))?;
+                let _ = self.inner.ready.set(());
+            }
+            Ok(pool)
+        })
+    }
+
+    async fn connect(&self) -> Result<PgPool, QueueError> {
+        let options = &self.inner.options;
+        let connect = PgConnectOptions::from_str(&options.url)
+            .map_err(|e| self.queue_error(self.describe(&e)))?;
+        Ok(PgPoolOptions::new()
+            .max_connections(options.pool_size)
+            .acquire_timeout(options.timeout)
+            .connect_lazy_with(connect))
+    }
+
+    pub(crate) fn describe(&self, error: &sqlx::Error) -> String {
+        let options = &self.inner.options;
+        errors::describe(error, &options.url, options.timeout)
+    }
+
+    fn error(&self, error: &sqlx::Error) -> QueueError {
+        self.queue_error(self.describe(error))
+    }
+
+    fn queue_error(&self, message: String) -> QueueError {
+        QueueError {
+            driver: "postgres",
+            message,
+        }
+    }
+
+    /// The pool and the tables, for one operation.
+    async fn use_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
+        Ok((self.pool().await?, &self.inner.tables))
+    }
+
+    /// The tables, for the outbox.
+    pub(super) fn tables(&self) -> &Tables {
+        &self.inner.tables
+    }
+
+    /// The job encoder, for the outbox.
+    pub(super) fn encoder(&self) -> &JobEncoder {
+        &self.inner.encoder
+    }
+
+    /// Deletes the driver's tables and everything in them: for tests and
+    /// for tearing an environment down.
+    pub async fn drop_tables(&self) -> Result<(), QueueError> {
+        let t = &self.inner.tables;
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}, {}, {}",
+            t.jobs, t.failed, t.version
+        );
+        let (pool, _) = self.use_pool().await?;
+        let dropped = sqlx::Executor::execute(pool, sql.as_str()).await;
+        dropped.map(drop).map_err(|e| self.error(&e))
+    }
+}
+
+impl Driver for PostgresDriver {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+        Box::pin(async move {
+            let jobs = self.inner.encoder.encode(&batch, "postgres")?;
+            let event = batch.event_name();
+            let failed = move |error: QueueError| DriverError {
+                driver: "postgres",
+                event,
+                message: error.message,
+                source: None,
+            };
+            let (pool, t) = self.use_pool().await.map_err(failed)?;
+            queries::insert_jobs(pool, t, &jobs)
+                .await
+                .map_err(|e| failed(self.error(&e)))?;
+            Ok(Dispatched { jobs: jobs.len() })
+        })
+    }
+}
+
+impl WorkQueue for PostgresDriver {
+    type Receipt = PgClaim;
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn claim<'a>(
+        &'a self,
+        queues: &'a [String],
+        limit: usize,
+        worker: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedJob<PgClaim>>, QueueError>> {
+        self.inner.wake.claiming(worker);
+        Box::pin(async move {
+            let mut claimed = Vec::new();
+            for queue in queues {
+                let wanted = limit - claimed.len();
+                if wanted == 0 {
+                    break;
+                }
+                let (pool, t) = self.use_pool().await?;
+                let jobs = queries::claim(pool, t, queue, wanted, worker, lease)
+                    .await
+                    .map_err(|e| self.error(&e))?;
+                claimed.extend(jobs);
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        job: &'a ClaimedJob<PgClaim>,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::complete(pool, t, job.receipt, worker)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn retry<'a>(
+        &'a self,
+        job: &'a ClaimedJob<PgClaim>,
+        worker: &'a str,
+        delay: Duration,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            let settled = queries::requeue(pool, t, job.receipt, worker, delay, 0, error)
+                .await
+                .map_err(|e| self.error(&e))?;
+            self.wake_after(delay);
+            Ok(settled)
+        })
+    }
+
+    fn fail<'a>(
+        &'a self,
+        job: &'a ClaimedJob<PgClaim>,
+        worker: &'a str,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::fail(pool, t, job.receipt, worker, error)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        job: &'a ClaimedJob<PgClaim>,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<Settled, QueueError>> {
+        let interrupted = "interrupted: its worker shut down before it finished";
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            let settled =
+                queries::requeue(pool, t, job.receipt, worker, Duration::ZERO, 1, interrupted)
+                    .await
+                    .map_err(|e| self.error(&e))?;
+            self.inner.wake.wake();
+            Ok(settled)
+        })
+    }
+
+    fn extend_leases<'a>(
+        &'a self,
+        worker: &'a str,
+        claims: &'a [PgClaim],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Vec<PgClaim>, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::extend_leases(pool, t, worker, claims, lease)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn wait_for_jobs<'a>(&'a self, worker: &'a str, at_most: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match self.pool().await {
+                Ok(pool) => {
+                    let channel = &self.inner.tables.channel;
+                    self.inner.wake.wait(pool, channel, worker, at_most).await;
+                }
+                // The next claim reports the error; meanwhile, no hot loop.
+                Err(_) => tokio::time::sleep(at_most).await,
+            }
+        })
+    }
+
+    fn stop_claiming<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, ()> {
+        self.inner.wake.forget(worker);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl PostgresDriver {
+    /// A job this process delayed is due after `delay`: its workers look
+    /// then, since no notification announces it.
+    fn wake_after(&self, delay: Duration) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(inner) = inner.upgrade() {
+                inner.wake.wake();
+            }
+        });
+    }
+}
+
+impl QueueAdmin for PostgresDriver {
+    fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::depth(pool, t).await.map_err(|e| self.error(&e))
+        })
+    }
+
+    fn failed_jobs(&self, limit: usize) -> BoxFuture<'_, Result<Vec<FailedJob>, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::failed_jobs(pool, t, limit)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn failed_job(&self, id: i64) -> BoxFuture<'_, Result<Option<FailedJob>, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::failed_job(pool, t, id)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::retry_failed(pool, t, which)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::forget_failed(pool, t, which)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+
+    fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        Box::pin(async move {
+            let (pool, t) = self.use_pool().await?;
+            queries::failed_count(pool, t)
+                .await
+                .map_err(|e| self.error(&e))
+        })
+    }
+}
