@@ -8,16 +8,13 @@
 //! sets it); otherwise each test says it was skipped and passes, so a plain
 //! `cargo test` needs no server.
 
-// The suite's bookkeeping statics are spelled out on purpose (one line each).
 mod amqp_support;
-#[allow(clippy::type_complexity)]
-mod conformance;
 
-use conformance::{Queue, Target};
 use fastevent::driver::amqp::topology::QueueType;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
 use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::{JobDefaults, JobSigner};
+use fastevent::testing::conformance::{self, Queue, Target};
 use lapin::options::BasicPublishOptions;
 use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -152,40 +149,12 @@ async fn raw_connection(url: &str) -> Connection {
 }
 
 // Each test returns at once, after saying so, when no broker is configured.
-conformance_suite!({
+fastevent::conformance_suite!({
     if url().is_none() {
         return;
     }
     Amqp
 });
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_job_loses_nothing() {
-    if url().is_none() {
-        return;
-    }
-    conformance::a_worker_killed_mid_job_loses_nothing(&Amqp, &conformance::spawn_child).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
-    if url().is_none() {
-        return;
-    }
-    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(
-        &Amqp,
-        &conformance::spawn_child,
-    )
-    .await;
-}
-
-/// The worker process that the tests above kill; does nothing otherwise.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn child_worker() {
-    if conformance::is_child() {
-        conformance::run_child_worker(&Amqp).await;
-    }
-}
 
 /// Whether a queue named `name` exists on the broker (a passive declare on
 /// a channel of its own: a missing queue closes the channel).
@@ -204,7 +173,6 @@ async fn queue_exists(connection: &Connection, name: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_test_leaves_nothing_on_the_broker() {
     let Some(url) = url() else { return };
-    use conformance::Target;
     let queue = Amqp.open(None);
     let prefix = queue.child_env[0].1.clone();
     // Every kind of object: a work queue, the delay levels, the failed store.

@@ -1,13 +1,9 @@
 //! The driver conformance suite on the SQLite driver.
 
-// The suite's bookkeeping statics are spelled out on purpose (one line each).
-#[allow(clippy::type_complexity)]
-mod conformance;
-
-use conformance::{Queue, Target};
 use fastevent::driver::durable::{Selection, durable_queue_of};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::job::{JobDefaults, JobSigner};
+use fastevent::testing::conformance::{self, Queue, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,26 +70,4 @@ impl Target for Sqlite {
     }
 }
 
-conformance_suite!(Sqlite);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_job_loses_nothing() {
-    conformance::a_worker_killed_mid_job_loses_nothing(&Sqlite, &conformance::spawn_child).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_that_kills_its_worker_every_time_is_dead_lettered() {
-    conformance::a_job_that_kills_its_worker_every_time_is_dead_lettered(
-        &Sqlite,
-        &conformance::spawn_child,
-    )
-    .await;
-}
-
-/// The worker process that the tests above kill; does nothing otherwise.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn child_worker() {
-    if conformance::is_child() {
-        conformance::run_child_worker(&Sqlite).await;
-    }
-}
+fastevent::conformance_suite!(Sqlite);
