@@ -150,12 +150,11 @@ impl KitApp {
     /// (n, pid) of each ping the listener handled.
     fn pings(&self) -> Vec<(u64, u32)> {
         let record = std::fs::read_to_string(self.record_path()).unwrap_or_default();
-        let number = |word: Option<&str>| word.unwrap().parse::<u64>().unwrap();
         record
             .lines()
-            .map(|line| {
-                let mut words = line.split(' ').skip(1);
-                (number(words.next()) as u64, number(words.next()) as u32)
+            .map(|line| match line.split(' ').collect::<Vec<_>>()[..] {
+                ["ping", n, pid] => (n.parse().unwrap(), pid.parse().unwrap()),
+                _ => panic!("not a ping line: {line:?}"),
             })
             .collect()
     }

@@ -21,6 +21,7 @@ use fastevent::driver::durable::{
     ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
 use fastevent::driver::{Driver, DriverError, JobBatch, JobEncoder};
+use fastevent::job::EncodedJob;
 use file::QueueFile;
 use state::{Outcome, State};
 use std::future::Future;
@@ -54,9 +55,16 @@ impl FileQueue {
     /// Puts `body` on the `default` queue as it is, bypassing dispatch: how
     /// the conformance suite stores jobs no dispatch would make.
     pub fn push_raw(&self, body: &[u8], signature: Option<&str>) -> Result<(), String> {
-        let names = ("raw", "default", "?", "?");
-        self.file
-            .update(|s| s.push_raw(names, body, signature, 3, now_ms()))
+        let job = EncodedJob {
+            id: "raw".into(),
+            queue: "default".into(),
+            event: "?",
+            listener: "?",
+            max_attempts: 3,
+            body: body.to_vec(),
+            signature: signature.map(Into::into),
+        };
+        self.file.update(|s| s.push(&[job], now_ms()))
     }
 
     /// Runs `change` on the state off the async runtime: the lock blocks.

@@ -51,17 +51,11 @@ struct Job {
     last_error: Option<String>,
 }
 
+/// A job in the failed store, as it was on its queue.
 #[derive(Debug, Serialize, Deserialize)]
 struct Failed {
     id: u64,
-    job_id: String,
-    queue: String,
-    event: String,
-    listener: String,
-    body: String,
-    signature: Option<String>,
-    attempts: u32,
-    max_attempts: u32,
+    job: Job,
     error: String,
     failed_at: u64,
 }
@@ -76,44 +70,26 @@ pub enum Outcome {
 }
 
 impl State {
-    /// Adds the jobs of one dispatch (or one raw job), ready at `now`.
+    /// Adds the jobs of one dispatch, ready at `now`.
     pub fn push(&mut self, jobs: &[EncodedJob], now: u64) {
         for job in jobs {
-            self.push_raw(
-                (&job.id, &job.queue, job.event, job.listener),
-                &job.body,
-                job.signature.as_deref(),
-                job.max_attempts,
-                now,
-            );
+            self.last_job += 1;
+            self.jobs.push(Job {
+                id: self.last_job,
+                job_id: job.id.clone(),
+                queue: job.queue.clone(),
+                event: job.event.into(),
+                listener: job.listener.into(),
+                body: hex(&job.body),
+                signature: job.signature.clone(),
+                attempts: 0,
+                max_attempts: job.max_attempts,
+                available_at: now,
+                claim: 0,
+                leased_by: None,
+                last_error: None,
+            });
         }
-    }
-
-    /// Adds one job as given: id, queue, event and listener, then the body.
-    pub fn push_raw(
-        &mut self,
-        (job_id, queue, event, listener): (&str, &str, &str, &str),
-        body: &[u8],
-        signature: Option<&str>,
-        max_attempts: u32,
-        now: u64,
-    ) {
-        self.last_job += 1;
-        self.jobs.push(Job {
-            id: self.last_job,
-            job_id: job_id.into(),
-            queue: queue.into(),
-            event: event.into(),
-            listener: listener.into(),
-            body: hex(body),
-            signature: signature.map(Into::into),
-            attempts: 0,
-            max_attempts,
-            available_at: now,
-            claim: 0,
-            leased_by: None,
-            last_error: None,
-        });
     }
 
     /// Claims up to `limit` ready jobs of `queues`, earlier queues first,
@@ -132,10 +108,7 @@ impl State {
             for id in self.ready(queue, now, limit - claimed.len()) {
                 let index = self.index(id).expect("a ready job exists");
                 match usable(&self.jobs[index]) {
-                    Ok(body) => {
-                        self.last_claim += 1;
-                        claimed.push(self.lease(index, body, worker, lease_until));
-                    }
+                    Ok(body) => claimed.push(self.lease(index, body, worker, lease_until)),
                     Err(reason) => self.move_to_failed(index, &reason, now),
                 }
             }
@@ -154,7 +127,7 @@ impl State {
         ready.iter().take(limit).map(|job| job.id).collect()
     }
 
-    /// Leases the job at `index` to `worker` under the newest claim number,
+    /// Leases the job at `index` to `worker` under a new claim number,
     /// counting an attempt.
     fn lease(
         &mut self,
@@ -163,6 +136,7 @@ impl State {
         worker: &str,
         until: u64,
     ) -> ClaimedJob<FileReceipt> {
+        self.last_claim += 1;
         let job = &mut self.jobs[index];
         job.attempts += 1;
         job.claim = self.last_claim;
@@ -238,19 +212,13 @@ impl State {
 
     /// Moves the job at `index` to the failed store, byte for byte.
     fn move_to_failed(&mut self, index: usize, error: &str, now: u64) {
-        let job = self.jobs.remove(index);
+        let mut job = self.jobs.remove(index);
+        // A body that is not hex is kept as the text it is.
+        job.body = hex(&bytes_of(&job.body));
         self.last_failed += 1;
         self.failed.push(Failed {
             id: self.last_failed,
-            // A body that is not hex is kept as the text it is.
-            body: hex(&bytes_of(&job.body)),
-            job_id: job.job_id,
-            queue: job.queue,
-            event: job.event,
-            listener: job.listener,
-            signature: job.signature,
-            attempts: job.attempts,
-            max_attempts: job.max_attempts,
+            job,
             error: error.into(),
             failed_at: now,
         });
@@ -298,19 +266,16 @@ impl State {
     /// attempts; returns how many.
     pub fn retry_failed(&mut self, which: Selection, now: u64) -> u64 {
         let retried = self.take_failed(which);
-        for failed in &retried {
-            let names = (
-                &*failed.job_id,
-                &*failed.queue,
-                &*failed.event,
-                &*failed.listener,
-            );
-            let body = bytes_of(&failed.body);
-            let signature = failed.signature.as_deref();
-            self.push_raw(names, &body, signature, failed.max_attempts, now);
-            self.jobs.last_mut().expect("just pushed").last_error = Some(failed.error.clone());
+        let count = retried.len() as u64;
+        for Failed { mut job, error, .. } in retried {
+            self.last_job += 1;
+            job.id = self.last_job;
+            job.attempts = 0;
+            job.available_at = now;
+            job.last_error = Some(error);
+            self.jobs.push(job);
         }
-        retried.len() as u64
+        count
     }
 
     /// Deletes failed jobs; returns how many.
@@ -340,16 +305,17 @@ fn usable(job: &Job) -> Result<Vec<u8>, String> {
 }
 
 fn failed_job(failed: &Failed) -> FailedJob {
+    let job = &failed.job;
     FailedJob {
         id: failed.id as i64,
-        job_id: failed.job_id.clone(),
-        queue: failed.queue.clone(),
-        event: failed.event.clone(),
-        listener: failed.listener.clone(),
-        attempts: failed.attempts,
+        job_id: job.job_id.clone(),
+        queue: job.queue.clone(),
+        event: job.event.clone(),
+        listener: job.listener.clone(),
+        attempts: job.attempts,
         error: failed.error.clone(),
         failed_at_ms: failed.failed_at,
-        body: bytes_of(&failed.body),
+        body: bytes_of(&job.body),
     }
 }
 
@@ -371,4 +337,75 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// hex) the text itself.
 fn bytes_of(body: &str) -> Vec<u8> {
     unhex(body).unwrap_or_else(|| body.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE_END: u64 = 100;
+
+    fn one_job() -> State {
+        let job = EncodedJob {
+            id: "j1".into(),
+            queue: "default".into(),
+            event: "e",
+            listener: "l",
+            max_attempts: 3,
+            body: b"{}".to_vec(),
+            signature: None,
+        };
+        let mut state = State::default();
+        state.push(&[job], 0);
+        state
+    }
+
+    fn claim(state: &mut State, worker: &str, now: u64) -> Vec<ClaimedJob<FileReceipt>> {
+        state.claim(&["default".into()], 10, worker, now, now + LEASE_END)
+    }
+
+    #[test]
+    fn a_claim_whose_lease_lapsed_and_was_taken_again_changes_nothing() {
+        let mut state = one_job();
+        let first = claim(&mut state, "a", 0).remove(0);
+        assert!(claim(&mut state, "b", LEASE_END - 1).is_empty(), "leased");
+        let second = claim(&mut state, "b", LEASE_END).remove(0);
+        assert_eq!((first.attempt, second.attempt), (1, 2));
+        assert_ne!(first.receipt.claim, second.receipt.claim);
+
+        assert_eq!(state.extend(&[first.receipt], "a", 500), [first.receipt]);
+        let stale = state.settle(first.receipt, "a", Outcome::Complete);
+        assert_eq!(stale, Settled::LeaseLost);
+        assert_eq!(state.depth(LEASE_END)[0].running, 1, "still b's");
+        let done = state.settle(second.receipt, "b", Outcome::Complete);
+        assert_eq!(done, Settled::Done);
+        assert!(state.depth(LEASE_END).is_empty());
+    }
+
+    #[test]
+    fn a_job_whose_stored_body_cannot_be_used_goes_to_the_failed_store() {
+        let mut state = one_job();
+        state.jobs[0].body = "not hex".into();
+        assert!(claim(&mut state, "a", 0).is_empty());
+        let failed = state.failed_jobs(10).remove(0);
+        assert!(
+            failed.error.contains("its body is not hex"),
+            "{}",
+            failed.error
+        );
+        assert_eq!(failed.body, b"not hex", "kept as it was");
+    }
+
+    #[test]
+    fn a_failed_job_comes_back_under_a_new_id_with_fresh_attempts() {
+        let mut state = one_job();
+        let job = claim(&mut state, "a", 0).remove(0);
+        let error = "boom".to_string();
+        state.settle(job.receipt, "a", Outcome::Fail { at: 1, error });
+        assert_eq!(state.retry_failed(Selection::All, 2), 1);
+        let again = claim(&mut state, "a", 2).remove(0);
+        assert_eq!(again.attempt, 1);
+        assert_ne!(again.receipt.job, job.receipt.job, "ids are never reused");
+        assert_eq!(state.failed_count(), 0);
+    }
 }
