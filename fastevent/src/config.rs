@@ -456,56 +456,18 @@ impl Config {
 
     fn build(self) -> Result<Installed, ConfigError> {
         let signer = self.signer();
-        let job_defaults = self.job_defaults;
-        Ok(match self.driver {
-            DriverChoice::Named(QueueDriver::Sync) => Installed {
-                driver: Arc::new(SyncDriver),
-                durable: None,
-                signer,
-                job_defaults,
-            },
+        let encoder = JobEncoder::new(self.job_defaults, signer.clone());
+        let (driver, durable): (Arc<dyn Driver>, _) = match self.driver {
+            DriverChoice::Named(QueueDriver::Sync) => (Arc::new(SyncDriver), None),
             #[cfg(feature = "sqlite")]
-            DriverChoice::Named(QueueDriver::Sqlite) => {
-                let sqlite = Arc::new(SqliteDriver::new(
-                    self.sqlite,
-                    self.job_defaults,
-                    signer.clone(),
-                ));
-                Installed {
-                    driver: sqlite.clone(),
-                    durable: Some(durable_queue_of(sqlite)),
-                    signer,
-                    job_defaults,
-                }
-            }
+            DriverChoice::Named(QueueDriver::Sqlite) => durable(SqliteDriver::new(
+                self.sqlite,
+                self.job_defaults,
+                signer.clone(),
+            )),
             #[cfg(feature = "amqp")]
             DriverChoice::Named(QueueDriver::Amqp) => {
-                if let Some((variable, value, expected)) = self.amqp.problem() {
-                    return Err(ConfigError::Invalid {
-                        variable,
-                        value,
-                        expected,
-                    });
-                }
-                let consumer_timeout = self.amqp.consumer_timeout;
-                let amqp = Arc::new(AmqpDriver::new(
-                    self.amqp,
-                    self.job_defaults,
-                    signer.clone(),
-                ));
-                // At start-up, not when the broker kills a channel at 3 a.m.
-                amqp.check_listener_timeouts()
-                    .map_err(|expected| ConfigError::Invalid {
-                        variable: "RABBITMQ_CONSUMER_TIMEOUT_S",
-                        value: consumer_timeout.map_or("0".into(), |t| t.as_secs_f64().to_string()),
-                        expected,
-                    })?;
-                Installed {
-                    driver: amqp.clone(),
-                    durable: Some(durable_queue_of(amqp)),
-                    signer,
-                    job_defaults,
-                }
+                durable(amqp_driver(self.amqp, self.job_defaults, signer.clone())?)
             }
             // A driver compiled out, chosen in code (`from_env` refuses it
             // already).
@@ -515,21 +477,17 @@ impl Config {
                     .not_built()
                     .expect("the built drivers have arms above"));
             }
-            DriverChoice::Custom(driver) => Installed {
-                driver,
-                durable: None,
-                signer,
-                job_defaults,
-            },
+            DriverChoice::Custom(driver) => (driver, None),
             DriverChoice::CustomDurable(make) => {
-                let (driver, durable) = make(JobEncoder::new(job_defaults, signer.clone()));
-                Installed {
-                    driver,
-                    durable: Some(durable),
-                    signer,
-                    job_defaults,
-                }
+                let (driver, durable) = make(encoder);
+                (driver, Some(durable))
             }
+        };
+        Ok(Installed {
+            driver,
+            durable,
+            signer,
+            job_defaults: self.job_defaults,
         })
     }
 
@@ -559,6 +517,42 @@ impl Config {
             (Some(_), _) => Err(ConfigError::AlreadyInstalled),
         }
     }
+}
+
+/// A durable driver, as dispatches and as workers hold it.
+#[cfg(any(feature = "sqlite", feature = "amqp"))]
+fn durable<D>(driver: D) -> (Arc<dyn Driver>, Option<Arc<dyn DurableQueue>>)
+where
+    D: Driver + WorkQueue + QueueAdmin,
+{
+    let driver = Arc::new(driver);
+    (driver.clone(), Some(durable_queue_of(driver)))
+}
+
+/// The `amqp` driver, once its options and the listeners' timeouts are
+/// checked: at start-up, not when the broker kills a channel at 3 a.m.
+#[cfg(feature = "amqp")]
+fn amqp_driver(
+    options: AmqpOptions,
+    defaults: JobDefaults,
+    signer: Option<JobSigner>,
+) -> Result<AmqpDriver, ConfigError> {
+    if let Some((variable, value, expected)) = options.problem() {
+        return Err(ConfigError::Invalid {
+            variable,
+            value,
+            expected,
+        });
+    }
+    let consumer_timeout = options.consumer_timeout;
+    let amqp = AmqpDriver::new(options, defaults, signer);
+    amqp.check_listener_timeouts()
+        .map_err(|expected| ConfigError::Invalid {
+            variable: "RABBITMQ_CONSUMER_TIMEOUT_S",
+            value: consumer_timeout.map_or("0".into(), |t| t.as_secs_f64().to_string()),
+            expected,
+        })?;
+    Ok(amqp)
 }
 
 /// The installed configuration; on first use without `install`, the one the
