@@ -134,6 +134,8 @@ impl Driver for FileQueue {
             let event = batch.event_name();
             let jobs = self.encoder.encode(&batch, NAME)?;
             let count = jobs.len();
+            // Counted in `fastevent::stats()` and the metrics once stored.
+            let tally = self.encoder.tally(&jobs);
             let stored = self.update(move |s| s.push(&jobs, now_ms())).await;
             stored.map_err(|e| DriverError {
                 driver: NAME,
@@ -141,6 +143,7 @@ impl Driver for FileQueue {
                 message: e.message,
                 source: None,
             })?;
+            tally.record(NAME);
             Ok(Dispatched { jobs: count })
         })
     }

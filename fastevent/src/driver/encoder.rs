@@ -4,6 +4,7 @@
 
 use super::{DriverError, JobBatch};
 use crate::job::{self, EncodedJob, JobDefaults, JobSigner};
+use crate::{observe, stats};
 
 /// Turns a [`JobBatch`] into the jobs a durable driver stores: what
 /// [`Config::durable_driver`](crate::Config::durable_driver) hands a
@@ -56,5 +57,37 @@ impl JobEncoder {
             message: e.to_string(),
             source: Some(Box::new(e)),
         })
+    }
+
+    /// What to record once `jobs` are stored: take it before the jobs are
+    /// handed on, and [`record`](DispatchTally::record) it when the store
+    /// said yes, so that [`stats`](crate::stats) and the
+    /// `fastevent_jobs_dispatched_total` metric count this driver's jobs
+    /// as they count the built-in ones'.
+    pub fn tally(&self, jobs: &[EncodedJob]) -> DispatchTally {
+        DispatchTally {
+            jobs: jobs
+                .iter()
+                .map(|j| (j.event, j.listener, j.queue.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The jobs of one dispatch, to count once they are stored (see
+/// [`JobEncoder::tally`]).
+#[must_use = "record it once the jobs are stored"]
+pub struct DispatchTally {
+    /// Event, listener and queue of each job.
+    jobs: Vec<(&'static str, &'static str, String)>,
+}
+
+impl DispatchTally {
+    /// The jobs were stored by `driver`: counts them.
+    pub fn record(self, driver: &'static str) {
+        stats::record_dispatched(self.jobs.len());
+        for (event, listener, queue) in &self.jobs {
+            observe::dispatched(event, listener, queue, driver);
+        }
     }
 }

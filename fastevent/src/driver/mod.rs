@@ -19,10 +19,11 @@ use crate::event::Event;
 use crate::listener::BoxError;
 use crate::observe::trace::DispatchTrace;
 use crate::registry::{AnyEvent, ListenerEntry};
-use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
-pub use encoder::JobEncoder;
+pub use encoder::{DispatchTally, JobEncoder};
+/// The future every driver and queue method returns.
+pub use futures_util::future::BoxFuture;
 use in_flight::InFlight;
 
 /// A queue backend: where [`dispatch`](crate::dispatch) hands the jobs of

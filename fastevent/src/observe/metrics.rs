@@ -252,7 +252,6 @@ pub(crate) enum AfterFailure {
 }
 
 /// One job accepted by a durable driver.
-#[cfg(any(feature = "sqlite", feature = "amqp"))]
 pub(crate) fn dispatched(
     event: &'static str,
     listener: &'static str,

@@ -18,8 +18,7 @@ mod metrics;
 pub(crate) mod spans;
 pub(crate) mod trace;
 
-// Only the built-in durable drivers count their accepted jobs here.
-#[cfg(any(feature = "sqlite", feature = "amqp"))]
+// Durable drivers count their stored jobs here, through `DispatchTally`.
 pub(crate) use self::metrics::dispatched;
 pub(crate) use self::metrics::{AfterFailure, JobKeys, SyncKeys, lease_lost, sync_metrics_on};
 pub use self::metrics::{

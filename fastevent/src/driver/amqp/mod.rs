@@ -56,9 +56,7 @@ use super::durable::{
 use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::dispatch::Dispatched;
 use crate::job::{JobDefaults, JobSigner};
-use crate::observe;
 use crate::registry::registry;
-use crate::stats;
 use connection::{Broker, BrokerError, Link, Purpose};
 use consume::{Settlement, Workers};
 use depth::Local;
@@ -385,10 +383,7 @@ impl Driver for AmqpDriver {
             let event = batch.event_name();
             let inner = &self.inner;
             let jobs = inner.encoder.encode(&batch, "amqp")?;
-            let labels: Vec<_> = jobs
-                .iter()
-                .map(|job| (job.listener, job.queue.clone()))
-                .collect();
+            let tally = inner.encoder.tally(&jobs);
             let messages: Vec<Outgoing> = jobs
                 .into_iter()
                 .map(|job| {
@@ -406,10 +401,7 @@ impl Driver for AmqpDriver {
                 message: e.message.clone(),
                 source: Some(Box::new(e)),
             })?;
-            stats::record_dispatched(messages.len());
-            for (listener, queue) in &labels {
-                observe::dispatched(event, listener, queue, "amqp");
-            }
+            tally.record("amqp");
             Ok(Dispatched {
                 jobs: messages.len(),
             })

@@ -175,10 +175,12 @@ impl Driver for PostgresDriver {
                 message: error.message,
                 source: None,
             };
+            let tally = self.inner.encoder.tally(&jobs);
             let (pool, t) = self.use_pool().await.map_err(failed)?;
             queries::insert_jobs(pool, t, &jobs)
                 .await
                 .map_err(|e| failed(self.error(&e)))?;
+            tally.record("postgres");
             Ok(Dispatched { jobs: jobs.len() })
         })
     }

@@ -54,8 +54,12 @@ pub async fn dispatch_in<E: Event>(
     // The tables are made (once) on the driver's own connection, not in
     // the application's transaction.
     driver.pool().await.map_err(|e| failed(e.message))?;
+    // Counted when written, not when committed: the transaction is the
+    // application's, and a rollback is its decision.
+    let tally = driver.encoder().tally(&jobs);
     queries::insert_jobs_on(connection, driver.tables(), &jobs)
         .await
         .map_err(|e| failed(driver.describe(&e)))?;
+    tally.record("postgres");
     Ok(Dispatched { jobs: jobs.len() })
 }

@@ -29,8 +29,6 @@ use super::durable::{
 use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::dispatch::Dispatched;
 use crate::job::{JobDefaults, JobSigner, now_ms};
-use crate::observe;
-use crate::stats;
 use connection::{SqliteConnection, StoreError};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -166,10 +164,7 @@ impl Driver for SqliteDriver {
             let event = batch.event_name();
             let jobs = self.encoder.encode(&batch, "sqlite")?;
             let count = jobs.len();
-            let labels: Vec<_> = jobs
-                .iter()
-                .map(|job| (job.listener, job.queue.clone()))
-                .collect();
+            let tally = self.encoder.tally(&jobs);
             self.connection
                 .run_atomic(move |c| queries::insert_jobs(c, &jobs, now_ms()))
                 .await
@@ -179,10 +174,7 @@ impl Driver for SqliteDriver {
                     message: e.0,
                     source: None,
                 })?;
-            stats::record_dispatched(count);
-            for (listener, queue) in &labels {
-                observe::dispatched(event, listener, queue, "sqlite");
-            }
+            tally.record("sqlite");
             Ok(Dispatched { jobs: count })
         })
     }
