@@ -10,6 +10,7 @@ use crate::driver::durable::DurableQueue;
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
 use crate::env::Env;
+pub(crate) use crate::error::ConfigError;
 use crate::job::{JobDefaults, JobSigner};
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
@@ -618,64 +619,6 @@ pub async fn drain() {
     if let Some(Ok(installed)) = INSTALLED.get() {
         installed.driver.drain().await;
     }
-}
-
-/// A configuration value that cannot be used, or a configuration step out
-/// of order. Its message names the variable and what it accepts, so
-/// printing it is enough at start-up.
-///
-/// ```
-/// use fastevent::{Config, ConfigError};
-///
-/// match Config::new().signing_key("too short") {
-///     Err(ConfigError::Invalid { variable, expected, .. }) => {
-///         assert_eq!(variable, "signing_key");
-///         assert!(expected.contains("16 bytes"));
-///     }
-///     _ => unreachable!("a short key is refused"),
-/// }
-///
-/// // Workers need a durable driver; the default `sync` driver stores nothing.
-/// Config::new().install()?;
-/// assert!(matches!(
-///     fastevent::durable_queue(),
-///     Err(ConfigError::NotDurable { driver: "sync" })
-/// ));
-/// # Ok::<(), ConfigError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// An environment variable (or builder value) with a value we refuse.
-    #[error("{variable}={value:?} is not valid: expected {expected}")]
-    Invalid {
-        /// The variable.
-        variable: &'static str,
-        /// Its value.
-        value: String,
-        /// What would be accepted.
-        expected: String,
-    },
-    /// `install` was called after the configuration was fixed.
-    #[error(
-        "fastevent is already configured: Config::install must run once, before the first dispatch"
-    )]
-    AlreadyInstalled,
-    /// A worker or queue command on a driver that stores nothing.
-    #[error(
-        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite or amqp)"
-    )]
-    NotDurable {
-        /// The installed driver.
-        driver: &'static str,
-    },
-    /// A built-in driver this program was compiled without.
-    #[error(
-        "the `{feature}` queue driver is not built into this program: enable the `{feature}` feature of fastevent (features = [\"{feature}\"] in Cargo.toml)"
-    )]
-    DriverNotBuilt {
-        /// The Cargo feature that builds it, also the driver's name.
-        feature: &'static str,
-    },
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ pub(crate) mod clock;
 mod signing;
 mod trust;
 
+use crate::batch::JobBatch;
 use crate::context::ContextSnapshot;
-use crate::driver::JobBatch;
 use crate::observe::TRACE_ID;
 use crate::observe::trace;
 use serde::{Deserialize, Serialize};

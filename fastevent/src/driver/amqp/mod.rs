@@ -54,7 +54,7 @@ use super::durable::{
     ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
 };
 use super::{Driver, DriverError, JobBatch};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner};
 use crate::observe;
 use crate::registry::registry;

@@ -12,13 +12,13 @@
 mod connection;
 #[cfg(test)]
 mod model_tests;
-mod outbox;
+pub(crate) mod outbox;
 mod queries;
 mod rows;
 mod schema;
 
+pub use crate::outbox::dispatch_in;
 pub use connection::{SqliteOptions, Synchronous};
-pub use outbox::dispatch_in;
 /// The rusqlite crate fastevent uses, for [`dispatch_in`]'s transaction.
 pub use rusqlite;
 
@@ -26,7 +26,7 @@ use super::durable::{
     ClaimToken, ClaimedJob, DurableQueue, FailedJob, QueueDepth, QueueError, Selection, Settled,
 };
 use super::{Driver, DriverError, JobBatch};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::job::{self, JobDefaults, JobSigner, now_ms};
 use crate::observe;
 use crate::stats;

@@ -16,7 +16,7 @@ mod traced;
 
 use super::in_flight::InFlightGuard;
 use super::{Driver, DriverError, InFlight, JobBatch};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::observe::spans::{self, JobOutcome};
 use crate::observe::{self, AfterFailure, JobKeys, SyncKeys};
 use crate::registry::{AnyEvent, ListenerEntry};
