@@ -5,6 +5,7 @@ use crate::batch::{Dispatched, JobBatch};
 use crate::config;
 use crate::context::ContextSnapshot;
 use crate::driver::Driver;
+use crate::driver::sync::{self, SyncDriver};
 use crate::error::{DispatchError, DriverError, ListenerFailure, ListenerFailures};
 use crate::event::{Dispatcher, Event, Runtime};
 use crate::observe::spans;
@@ -13,6 +14,7 @@ use crate::registry::registry;
 use crate::run;
 use crate::testing::{self, Intercepted};
 use futures_util::future::BoxFuture;
+use std::any::Any;
 use std::future::Future;
 use tracing::{Instrument, Span};
 
@@ -174,9 +176,26 @@ fn hand_over(driver: &dyn Driver, batch: JobBatch) -> HandedOver<'_> {
             return hand_over_traced(driver, batch, span);
         }
     }
-    match driver.enqueue_now(batch) {
+    match enqueue_now(driver, batch) {
         Ok(done) => Ok(done),
         Err(batch) => Err(driver.enqueue(batch)),
+    }
+}
+
+/// Takes the jobs at once where the driver is the built-in `sync` one,
+/// saving `enqueue`'s boxed future on the hottest path; gives the batch back
+/// for any other driver. The check is one `type_id` call on the driver's
+/// vtable; a driver that wraps the `sync` one takes the boxed path.
+#[inline]
+fn enqueue_now(
+    driver: &dyn Driver,
+    batch: JobBatch,
+) -> Result<Result<Dispatched, DriverError>, JobBatch> {
+    let driver: &dyn Any = driver;
+    if driver.is::<SyncDriver>() {
+        Ok(sync::spawn_jobs(batch))
+    } else {
+        Err(batch)
     }
 }
 
@@ -186,7 +205,7 @@ fn hand_over_traced(driver: &dyn Driver, mut batch: JobBatch, span: Span) -> Han
     let trace = DispatchTrace::new(batch.context(), span.id());
     spans::record_trace(&span, &trace.trace_id(batch.context()), &trace.span_id());
     batch.set_trace(trace);
-    match span.in_scope(|| driver.enqueue_now(batch)) {
+    match span.in_scope(|| enqueue_now(driver, batch)) {
         Ok(done) => {
             spans::dispatch_finished(&span, &done);
             Ok(done)
@@ -278,5 +297,45 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
             failures,
         }
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    // A hand-written impl: the type stays out of the linked slices.
+    #[derive(Serialize, Deserialize)]
+    struct Pinged;
+    impl Event for Pinged {
+        const NAME: &'static str = "pinged";
+        const VERSION: u32 = 1;
+        fn __fastevent_require_listener() {}
+    }
+
+    fn batch() -> JobBatch {
+        JobBatch::new(Pinged, &[], ContextSnapshot::capture())
+    }
+
+    /// Wraps the `sync` driver: the same jobs, another type.
+    struct Wrapped(SyncDriver);
+    impl Driver for Wrapped {
+        fn name(&self) -> &'static str {
+            "wrapped"
+        }
+        fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+            self.0.enqueue(batch)
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_sync_driver_takes_a_batch_without_a_future() {
+        let installed: std::sync::Arc<dyn Driver> = std::sync::Arc::new(SyncDriver);
+        assert!(matches!(
+            enqueue_now(installed.as_ref(), batch()),
+            Ok(Ok(Dispatched { jobs: 0 }))
+        ));
+        assert!(enqueue_now(&Wrapped(SyncDriver), batch()).is_err());
     }
 }

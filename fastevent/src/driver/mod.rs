@@ -12,6 +12,7 @@ pub mod sync;
 
 use crate::batch::Dispatched;
 use futures_util::future::BoxFuture;
+use std::any::Any;
 
 pub use crate::batch::JobBatch;
 pub use crate::error::DriverError;
@@ -75,7 +76,9 @@ use in_flight::InFlight;
 ///     Ok(())
 /// }
 /// ```
-pub trait Driver: Send + Sync + 'static {
+// `Any` (every `'static` type is): a dispatch recognises the built-in `sync`
+// driver by its type and runs its jobs without `enqueue`'s boxed future.
+pub trait Driver: Any + Send + Sync {
     /// The driver's name, as in `QUEUE_DRIVER`.
     fn name(&self) -> &'static str;
 
@@ -83,13 +86,6 @@ pub trait Driver: Send + Sync + 'static {
     /// every job is accepted (for a durable driver: stored), or with an
     /// error, in which case no job of the batch may count as accepted.
     fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>>;
-
-    /// Takes the jobs at once where the driver can (in-process drivers),
-    /// saving `enqueue`'s boxed future; otherwise gives the batch back.
-    #[doc(hidden)]
-    fn enqueue_now(&self, batch: JobBatch) -> Result<Result<Dispatched, DriverError>, JobBatch> {
-        Err(batch)
-    }
 
     /// Resolves once no job this process handed over is still running here
     /// (in-process drivers); durable drivers resolve at once.
