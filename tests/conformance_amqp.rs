@@ -15,7 +15,7 @@ mod conformance;
 
 use conformance::{Queue, Target};
 use fastevent::driver::amqp::topology::QueueType;
-use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
+use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::job::{JobDefaults, JobSigner};
 use lapin::options::BasicPublishOptions;
 use lapin::tcp::OwnedTLSConfig;
@@ -101,7 +101,7 @@ impl Target for Amqp {
             let mut headers = FieldTable::default();
             if let Some(signature) = signature {
                 headers.insert(
-                    message::SIGNATURE.into(),
+                    "x-fastevent-signature".into(), // the driver's signature header
                     AMQPValue::LongString(LongString::from(signature.into_bytes())),
                 );
             }

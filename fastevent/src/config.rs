@@ -285,14 +285,8 @@ impl Config {
         }
         // Checked only for the driver that uses them: a stray RABBITMQ_URL
         // does not stop a SQLite app.
-        if matches!(self.driver, DriverChoice::Named(QueueDriver::Amqp))
-            && let Some((variable, value, expected)) = self.amqp.problem()
-        {
-            return Err(ConfigError::Invalid {
-                variable,
-                value,
-                expected,
-            });
+        if matches!(self.driver, DriverChoice::Named(QueueDriver::Amqp)) {
+            self.amqp.check()?;
         }
         Ok(())
     }
@@ -454,13 +448,7 @@ impl Config {
             }
             #[cfg(feature = "amqp")]
             DriverChoice::Named(QueueDriver::Amqp) => {
-                if let Some((variable, value, expected)) = self.amqp.problem() {
-                    return Err(ConfigError::Invalid {
-                        variable,
-                        value,
-                        expected,
-                    });
-                }
+                self.amqp.check()?;
                 let consumer_timeout = self.amqp.consumer_timeout;
                 let amqp = Arc::new(AmqpDriver::new(
                     self.amqp,

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use clock::now_ms;
+pub(crate) use clock::now_ms;
 pub use signing::JobSigner;
 
 /// The envelope format this build writes and reads.

@@ -12,7 +12,7 @@ pub(crate) mod backoff;
 mod execute;
 mod options;
 mod progress;
-pub mod report;
+pub(crate) mod report;
 mod upkeep;
 
 pub use backoff::BackoffDefaults;

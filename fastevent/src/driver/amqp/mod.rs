@@ -43,8 +43,7 @@ pub mod delay;
 mod depth;
 mod endpoint;
 mod failed;
-pub use failed::failed_id;
-pub mod message;
+mod message;
 mod publish;
 mod refusal;
 mod timeouts;
@@ -55,6 +54,7 @@ use super::durable::{
 };
 use super::{Driver, DriverError, JobBatch};
 use crate::batch::Dispatched;
+use crate::error::ConfigError;
 use crate::job::{self, JobDefaults, JobSigner};
 use crate::observe;
 use crate::registry::registry;
@@ -154,18 +154,37 @@ impl AmqpOptions {
             .join(",")
     }
 
-    /// Why these options cannot work, if they cannot: the variable at fault,
-    /// its value (the URL without its password) and what it accepts.
+    /// Whether these options can work: the URL (each URL of a list), the
+    /// prefix and the default queue name. The error names the variable at
+    /// fault, its value (the URL without its password) and what it accepts;
+    /// a `Config` with the `amqp` driver checks this when it is built.
     ///
     /// ```
+    /// use fastevent::ConfigError;
     /// use fastevent::driver::amqp::AmqpOptions;
     ///
-    /// let (variable, _value, expected) =
-    ///     AmqpOptions::new("amqps://mq:5671/%2f?verify=verify_none").problem().unwrap();
+    /// let options = AmqpOptions::new("amqps://mq:5671/%2f?verify=verify_none");
+    /// let Err(ConfigError::Invalid { variable, expected, .. }) = options.check() else {
+    ///     panic!("an unverified TLS connection is refused");
+    /// };
     /// assert_eq!(variable, "RABBITMQ_URL");
     /// assert!(expected.contains("always verified"));
+    /// assert_eq!(AmqpOptions::new(AmqpOptions::DEFAULT_URL).check(), Ok(()));
     /// ```
-    pub fn problem(&self) -> Option<(&'static str, String, String)> {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.problem() {
+            Some((variable, value, expected)) => Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// What [`check`](Self::check) refuses: the variable, its value and
+    /// what it accepts.
+    fn problem(&self) -> Option<(&'static str, String, String)> {
         if let Err(why) = endpoint::parse_list(&self.url) {
             return Some((
                 "RABBITMQ_URL",
