@@ -20,9 +20,9 @@ pub use crate::error::DriverError;
 use in_flight::InFlight;
 
 /// A queue backend: where [`dispatch`](crate::dispatch) hands the jobs of
-/// an event. The built-in ones are [`sync::SyncDriver`],
-/// [`sqlite::SqliteDriver`] and [`amqp::AmqpDriver`]; implement it to send
-/// jobs elsewhere, or to wrap a driver, and install it with
+/// an event. The built-in ones are [`sync::SyncDriver`] and, with the
+/// features of their names, `sqlite::SqliteDriver` and `amqp::AmqpDriver`;
+/// implement it to send jobs elsewhere, or to wrap a driver, and install it with
 /// [`Config::driver`](crate::Config::driver). A driver that workers take
 /// jobs from implements [`durable::DurableQueue`] too.
 ///

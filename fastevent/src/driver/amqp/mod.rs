@@ -9,7 +9,7 @@
 //! | `dispatch()` returns `Ok` | the broker confirmed every job of the event: each is a persistent message on a durable queue, on disk |
 //! | the broker is down or does not confirm in time | `dispatch()` returns an error naming the broker (its URL without the password). Jobs of that event confirmed before the failure stay queued: retrying the dispatch may run them twice |
 //! | listener succeeds | the job is acked: gone |
-//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; see [`delay`]), then the delivery is acked |
+//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; a backoff is cut to 7 days), then the delivery is acked |
 //! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
 //! | the failed store refuses the job (a length limit with `reject-publish`) | the job is parked in the delay queues (30 s) with its error, then offered to the store again, without running; the worker logs why |
 //! | a move or an acknowledgement fails (the channel closed under it, the broker refused the copy) | the worker's channel is closed, so the broker takes back every delivery it held and redelivers them; the interrupted attempt counts. No delivery stays unacknowledged holding a prefetch slot |
@@ -33,13 +33,13 @@
 //! persistent, pipelined, confirmed. `consume`: a consumer per worker with
 //! prefetch = concurrency, feeding `claim`. `failed`: the failed store.
 //! `depth`: counts for scaling. `timeouts`: the start-up check against
-//! `consumer_timeout`. [`message`]: the wire format (body = the envelope,
+//! `consumer_timeout`. `message`: the wire format (body = the envelope,
 //! untouched; the rest in headers).
 
 mod connect;
 mod connection;
 mod consume;
-pub mod delay;
+mod delay;
 mod depth;
 mod endpoint;
 mod failed;
