@@ -81,7 +81,7 @@ use topology::{QueueType, Topology};
 /// let mut options = AmqpOptions::new("amqp://app:s3cret@mq.internal:5672/shop");
 /// options.prefix = "shop".into(); // queues shop.default, shop.emails, ...
 /// options.consumer_timeout = Some(Duration::from_secs(3600)); // as set on the broker
-/// assert_eq!(options.problem(), None);
+/// assert_eq!(options.check(), Ok(()));
 /// assert_eq!(options.shown_url(), "amqp://app:***@mq.internal:5672/shop");
 ///
 /// let config = Config::new().queue_driver(QueueDriver::Amqp).amqp(options);
