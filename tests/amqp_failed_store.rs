@@ -9,13 +9,12 @@
 mod amqp_support;
 
 use amqp_support::{Tidy, fresh_prefix};
-use fastevent::driver::amqp::message::JobMeta;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::driver::durable::{QueueAdmin, Selection};
 use fastevent::job::JobDefaults;
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -45,17 +44,7 @@ async fn fill(url: &str, driver: &AmqpDriver, n: u64, body_bytes: usize) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let mut confirms = Vec::new();
         for &i in chunk {
-            let meta = JobMeta {
-                job_id: format!("job-{i:08}"),
-                queue: "default".into(),
-                event: "e".into(),
-                listener: "l".into(),
-                max_attempts: 1,
-                attempts: 1,
-                signature: None,
-            };
-            let id = fastevent::driver::amqp::failed_id(&meta, 0);
-            let properties = meta.failed_properties("boom", 1_700_000_000_000 + i, id);
+            let properties = failed_properties(i, "boom", 1_700_000_000_000 + i);
             let confirm = channel
                 .basic_publish(
                     "".into(),
@@ -73,6 +62,30 @@ async fn fill(url: &str, driver: &AmqpDriver, n: u64, body_bytes: usize) {
         }
     }
     let _ = connection.close(200, "filled".into()).await;
+}
+
+/// The properties of job `i` of queue `default` in the failed store, after
+/// its one attempt failed with `error`: the driver's message format (its
+/// headers), as a worker writes it.
+fn failed_properties(i: u64, error: &str, failed_at_ms: u64) -> BasicProperties {
+    let text = |value: &str| AMQPValue::LongString(LongString::from(value.as_bytes().to_vec()));
+    let mut headers = FieldTable::default();
+    headers.insert("x-fastevent-event".into(), text("e"));
+    headers.insert("x-fastevent-listener".into(), text("l"));
+    headers.insert("x-fastevent-max-attempts".into(), AMQPValue::LongLongInt(1));
+    headers.insert("x-fastevent-attempts".into(), AMQPValue::LongLongInt(1));
+    headers.insert("x-fastevent-queue".into(), text("default"));
+    headers.insert("x-fastevent-error".into(), text(error));
+    let failed_at = AMQPValue::LongLongInt(failed_at_ms as i64);
+    headers.insert("x-fastevent-failed-at".into(), failed_at);
+    // One id per job, as the driver derives it from the job's own id.
+    let id = AMQPValue::LongLongInt(i as i64 + 1);
+    headers.insert("x-fastevent-failed-id".into(), id);
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(ShortString::from("application/json"))
+        .with_message_id(ShortString::from(format!("job-{i:08}")))
+        .with_headers(headers)
 }
 
 async fn ready(url: &str, queue: &str) -> u64 {

@@ -54,7 +54,7 @@ fn driver(urls: &str, broker: &str) -> (AmqpDriver, amqp_support::Tidy) {
         operation_timeout: Duration::from_secs(5),
         ..AmqpOptions::new(urls)
     };
-    assert_eq!(options.problem(), None, "{urls}");
+    assert_eq!(options.check(), Ok(()), "{urls}");
     let tidy = amqp_support::Tidy::new(broker, &prefix);
     (AmqpDriver::new(options, JobDefaults::default(), None), tidy)
 }

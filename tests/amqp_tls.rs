@@ -35,7 +35,7 @@ fn driver(url: &str, prefix: &str) -> AmqpDriver {
         operation_timeout: TIMEOUT,
         ..AmqpOptions::new(url)
     };
-    assert_eq!(options.problem(), None, "{url}");
+    assert_eq!(options.check(), Ok(()), "{url}");
     AmqpDriver::new(options, JobDefaults::default(), None)
 }
 

@@ -58,7 +58,7 @@ fn dispatch_with(vars: &[(&str, &str)]) -> String {
 fn an_unknown_queue_driver_fails_the_dispatch_with_a_clear_error() {
     assert_eq!(
         dispatch_with_queue_driver("rabbit"),
-        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync, sqlite, amqp, async_farm"
+        "err QUEUE_DRIVER=\"rabbit\" is not valid: expected one of: sync, sqlite, amqp, async_farm, postgres"
     );
 }
 

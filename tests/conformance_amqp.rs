@@ -11,7 +11,7 @@
 mod amqp_support;
 
 use fastevent::driver::amqp::topology::QueueType;
-use fastevent::driver::amqp::{AmqpDriver, AmqpOptions, message};
+use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::{JobDefaults, JobSigner};
 use fastevent::testing::conformance::{self, Queue, Target};
@@ -99,7 +99,7 @@ impl Target for Amqp {
             let mut headers = FieldTable::default();
             if let Some(signature) = signature {
                 headers.insert(
-                    message::SIGNATURE.into(),
+                    "x-fastevent-signature".into(), // the driver's signature header
                     AMQPValue::LongString(LongString::from(signature.into_bytes())),
                 );
             }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const KEY: &str = "signed-jobs-test-key-0123456789";
 
@@ -173,8 +173,10 @@ fn noted_envelope(id: &str, run: &str, pad: &str, extra: &str) -> String {
     )
 }
 
+/// The jobs' clock: milliseconds since the Unix epoch.
 fn now_ms() -> u64 {
-    fastevent::job::now_ms()
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    since_epoch.as_millis() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

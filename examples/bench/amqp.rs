@@ -397,9 +397,7 @@ impl Rig {
             queue_expires: Some(Duration::from_secs(600)),
             ..AmqpOptions::new(url)
         };
-        if let Some((variable, value, expected)) = options.problem() {
-            return Err(format!("{variable}={value}: expected {expected}"));
-        }
+        options.check().map_err(|e| e.to_string())?;
         let driver = Arc::new(AmqpDriver::new(options, JobDefaults::default(), None));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();

@@ -13,6 +13,7 @@ use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
 use crate::driver::{Driver, JobEncoder};
 use crate::env::Env;
+pub(crate) use crate::error::ConfigError;
 use crate::job::{JobDefaults, JobSigner};
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
@@ -346,14 +347,8 @@ impl Config {
         }
         // Checked only for the driver that uses them: a stray RABBITMQ_URL
         // does not stop a SQLite app.
-        if matches!(self.driver, DriverChoice::Named(QueueDriver::Amqp))
-            && let Some((variable, value, expected)) = self.amqp.problem()
-        {
-            return Err(ConfigError::Invalid {
-                variable,
-                value,
-                expected,
-            });
+        if matches!(self.driver, DriverChoice::Named(QueueDriver::Amqp)) {
+            self.amqp.check()?;
         }
         Ok(())
     }
@@ -618,13 +613,7 @@ fn amqp_driver(
     defaults: JobDefaults,
     signer: Option<JobSigner>,
 ) -> Result<AmqpDriver, ConfigError> {
-    if let Some((variable, value, expected)) = options.problem() {
-        return Err(ConfigError::Invalid {
-            variable,
-            value,
-            expected,
-        });
-    }
+    options.check()?;
     let consumer_timeout = options.consumer_timeout;
     let amqp = AmqpDriver::new(options, defaults, signer);
     amqp.check_listener_timeouts()
@@ -731,64 +720,6 @@ pub async fn drain() {
     }
 }
 
-/// A configuration value that cannot be used, or a configuration step out
-/// of order. Its message names the variable and what it accepts, so
-/// printing it is enough at start-up.
-///
-/// ```
-/// use fastevent::{Config, ConfigError};
-///
-/// match Config::new().signing_key("too short") {
-///     Err(ConfigError::Invalid { variable, expected, .. }) => {
-///         assert_eq!(variable, "signing_key");
-///         assert!(expected.contains("16 bytes"));
-///     }
-///     _ => unreachable!("a short key is refused"),
-/// }
-///
-/// // Workers need a durable driver; the default `sync` driver stores nothing.
-/// Config::new().install()?;
-/// assert!(matches!(
-///     fastevent::durable_queue(),
-///     Err(ConfigError::NotDurable { driver: "sync" })
-/// ));
-/// # Ok::<(), ConfigError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// An environment variable (or builder value) with a value we refuse.
-    #[error("{variable}={value:?} is not valid: expected {expected}")]
-    Invalid {
-        /// The variable.
-        variable: &'static str,
-        /// Its value.
-        value: String,
-        /// What would be accepted.
-        expected: String,
-    },
-    /// `install` was called after the configuration was fixed.
-    #[error(
-        "fastevent is already configured: Config::install must run once, before the first dispatch"
-    )]
-    AlreadyInstalled,
-    /// A worker or queue command on a driver that stores nothing.
-    #[error(
-        "the `{driver}` driver keeps no queue: workers and the failed-job store need a durable driver (QUEUE_DRIVER=sqlite, amqp or postgres, or Config::durable_driver)"
-    )]
-    NotDurable {
-        /// The installed driver.
-        driver: &'static str,
-    },
-    /// A built-in driver this program was compiled without.
-    #[error(
-        "the `{feature}` queue driver is not built into this program: enable the `{feature}` feature of fastevent (features = [\"{feature}\"] in Cargo.toml)"
-    )]
-    DriverNotBuilt {
-        /// The Cargo feature that builds it, also the driver's name.
-        feature: &'static str,
-    },
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,7 +764,7 @@ mod tests {
         let error = config(&[("QUEUE_DRIVER", "redis")]).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync, sqlite, amqp, async_farm"
+            "QUEUE_DRIVER=\"redis\" is not valid: expected one of: sync, sqlite, amqp, async_farm, postgres"
         );
     }
 

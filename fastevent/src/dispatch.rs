@@ -1,214 +1,32 @@
 //! `dispatch` (one job per listener on the configured driver) and
 //! `dispatch_now` (every listener inline, awaited).
 
-use crate::config::{self, ConfigError};
+use crate::batch::{Dispatched, JobBatch};
+use crate::config;
 use crate::context::ContextSnapshot;
-use crate::driver::{Driver, DriverError, JobBatch};
-use crate::event::Event;
+use crate::driver::Driver;
+use crate::driver::sync::{self, SyncDriver};
+use crate::error::{DispatchError, DriverError, ListenerFailure, ListenerFailures};
+use crate::event::{Dispatcher, Event, Runtime};
 use crate::observe::spans;
 use crate::observe::trace::DispatchTrace;
-use crate::registry::{RegistryError, registry};
-use crate::run::{self, FailureReason};
+use crate::registry::registry;
+use crate::run;
 use crate::testing::{self, Intercepted};
 use futures_util::future::BoxFuture;
-use std::fmt;
+use std::any::Any;
+use std::future::Future;
 use tracing::{Instrument, Span};
 
-/// What [`dispatch`] did: how many jobs the driver accepted, one per
-/// listener (0 when the event has none, or when a
-/// [test fake](crate::testing::fake) recorded it).
-///
-/// ```rust,standalone_crate
-/// use fastevent::{listener, Event};
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize, Event)]
-/// struct ArticlePublished {
-///     article_id: u64,
-/// }
-///
-/// #[derive(Default)]
-/// struct NotifySubscribers;
-/// #[listener(on = ArticlePublished)]
-/// impl NotifySubscribers {
-///     async fn handle(&self, _: &ArticlePublished) {}
-/// }
-///
-/// #[derive(Default)]
-/// struct RebuildSitemap;
-/// #[listener(on = ArticlePublished)]
-/// impl RebuildSitemap {
-///     async fn handle(&self, _: &ArticlePublished) {}
-/// }
-///
-/// #[tokio::main(flavor = "current_thread")]
-/// async fn main() -> Result<(), fastevent::DispatchError> {
-///     let dispatched = ArticlePublished { article_id: 1 }.dispatch().await?;
-///     assert_eq!(dispatched.jobs, 2);
-///     fastevent::drain().await;
-///     Ok(())
-/// }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dispatched {
-    /// How many jobs were queued: one per listener.
-    pub jobs: usize,
-}
+impl Dispatcher for Runtime {
+    fn dispatch<E: Event>(
+        event: E,
+    ) -> impl Future<Output = Result<Dispatched, DispatchError>> + Send {
+        dispatch(event)
+    }
 
-/// Why a dispatch did not happen, or (for `dispatch_now`) which listeners
-/// failed. `Registry` and `Config` errors are set-up mistakes that every
-/// dispatch of the program hits; `Driver` errors are of the moment (the
-/// broker is down), and the caller may try again.
-///
-/// ```rust,standalone_crate
-/// use fastevent::{listener, DispatchError, Event};
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize, Event)]
-/// struct CommentPosted {
-///     comment_id: u64,
-/// }
-///
-/// #[derive(Default)]
-/// struct NotifyAuthor;
-///
-/// #[listener(on = CommentPosted)]
-/// impl NotifyAuthor {
-///     async fn handle(&self, _: &CommentPosted) -> Result<(), String> {
-///         Err("the mail server is down".into())
-///     }
-/// }
-///
-/// /// The HTTP status a request handler answers with.
-/// fn status(error: &DispatchError) -> u16 {
-///     match error {
-///         DispatchError::Driver(_) => 503, // try again later
-///         DispatchError::Registry(_)
-///         | DispatchError::Config(_)
-///         | DispatchError::ListenersFailed(_) => 500,
-///     }
-/// }
-///
-/// #[tokio::main(flavor = "current_thread")]
-/// async fn main() {
-///     let error = CommentPosted { comment_id: 1 }.dispatch_now().await.unwrap_err();
-///     assert_eq!(status(&error), 500);
-///     assert!(error.to_string().contains("notify_author: the mail server is down"));
-/// }
-/// ```
-#[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
-    /// The wiring linked into the program is invalid.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// The configuration (environment or builder) is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The driver did not accept the jobs; none of them counts as dispatched.
-    #[error(transparent)]
-    Driver(#[from] DriverError),
-    /// `dispatch_now`: these listeners failed (the others ran to the end).
-    #[error(transparent)]
-    ListenersFailed(#[from] ListenerFailures),
-}
-
-/// The listeners of one [`dispatch_now`] that failed, each with its reason;
-/// the others ran to the end. Inside [`DispatchError::ListenersFailed`].
-///
-/// ```rust,standalone_crate
-/// use fastevent::{listener, DispatchError, Event, FailureReason};
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize, Event)]
-/// struct SignupCompleted {
-///     user_id: u64,
-/// }
-///
-/// #[derive(Default)]
-/// struct CreateProfile;
-/// #[listener(on = SignupCompleted)]
-/// impl CreateProfile {
-///     async fn handle(&self, _: &SignupCompleted) {}
-/// }
-///
-/// #[derive(Default)]
-/// struct SyncCrm;
-/// #[listener(on = SignupCompleted)]
-/// impl SyncCrm {
-///     async fn handle(&self, _: &SignupCompleted) -> Result<(), std::io::Error> {
-///         Err(std::io::Error::other("CRM unreachable"))
-///     }
-/// }
-///
-/// #[tokio::main(flavor = "current_thread")]
-/// async fn main() {
-///     let Err(DispatchError::ListenersFailed(failed)) =
-///         SignupCompleted { user_id: 1 }.dispatch_now().await
-///     else {
-///         panic!("sync_crm fails");
-///     };
-///     assert_eq!(failed.event, "signup_completed");
-///     assert_eq!(failed.listeners, 2);
-///     assert_eq!(failed.failures.len(), 1);
-///     assert_eq!(failed.failures[0].listener, "sync_crm");
-///     assert!(matches!(failed.failures[0].reason, FailureReason::Error(_)));
-/// }
-/// ```
-#[derive(Debug, thiserror::Error)]
-pub struct ListenerFailures {
-    /// The event's registered name.
-    pub event: &'static str,
-    /// How many listeners ran.
-    pub listeners: usize,
-    /// One entry per failed listener.
-    pub failures: Vec<ListenerFailure>,
-}
-
-/// One failed listener of a [`dispatch_now`], in [`ListenerFailures`]:
-/// its registered name, for logs and alerts, and why it failed.
-///
-/// ```
-/// use fastevent::{FailureReason, ListenerFailure, ListenerFailures};
-///
-/// fn log(failures: &ListenerFailures) -> Vec<String> {
-///     failures
-///         .failures
-///         .iter()
-///         .map(|failure| format!("{}: {}", failure.listener, failure.reason))
-///         .collect()
-/// }
-///
-/// let failures = ListenerFailures {
-///     event: "signup_completed",
-///     listeners: 2,
-///     failures: vec![ListenerFailure {
-///         listener: "sync_crm",
-///         reason: FailureReason::Panic("index out of bounds".into()),
-///     }],
-/// };
-/// assert_eq!(log(&failures), ["sync_crm: panicked: index out of bounds"]);
-/// ```
-#[derive(Debug)]
-pub struct ListenerFailure {
-    /// The listener's registered name.
-    pub listener: &'static str,
-    /// What went wrong.
-    pub reason: FailureReason,
-}
-
-impl fmt::Display for ListenerFailures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} of {} listeners of event `{}` failed",
-            self.failures.len(),
-            self.listeners,
-            self.event
-        )?;
-        for failure in &self.failures {
-            write!(f, "; {}: {}", failure.listener, failure.reason)?;
-        }
-        Ok(())
+    fn dispatch_now<E: Event>(event: E) -> impl Future<Output = Result<(), DispatchError>> + Send {
+        dispatch_now(event)
     }
 }
 
@@ -353,14 +171,31 @@ type HandedOver<'a> =
 #[inline]
 fn hand_over(driver: &dyn Driver, batch: JobBatch) -> HandedOver<'_> {
     if spans::may_be_enabled() {
-        let span = spans::dispatch(batch.event_name(), driver, batch.listeners().len());
+        let span = spans::dispatch(batch.event_name(), driver.name(), batch.listeners().len());
         if !span.is_disabled() {
             return hand_over_traced(driver, batch, span);
         }
     }
-    match driver.enqueue_now(batch) {
+    match enqueue_now(driver, batch) {
         Ok(done) => Ok(done),
         Err(batch) => Err(driver.enqueue(batch)),
+    }
+}
+
+/// Takes the jobs at once where the driver is the built-in `sync` one,
+/// saving `enqueue`'s boxed future on the hottest path; gives the batch back
+/// for any other driver. The check is one `type_id` call on the driver's
+/// vtable; a driver that wraps the `sync` one takes the boxed path.
+#[inline]
+fn enqueue_now(
+    driver: &dyn Driver,
+    batch: JobBatch,
+) -> Result<Result<Dispatched, DriverError>, JobBatch> {
+    let driver: &dyn Any = driver;
+    if driver.is::<SyncDriver>() {
+        Ok(sync::spawn_jobs(batch))
+    } else {
+        Err(batch)
     }
 }
 
@@ -370,7 +205,7 @@ fn hand_over_traced(driver: &dyn Driver, mut batch: JobBatch, span: Span) -> Han
     let trace = DispatchTrace::new(batch.context(), span.id());
     spans::record_trace(&span, &trace.trace_id(batch.context()), &trace.span_id());
     batch.set_trace(trace);
-    match span.in_scope(|| driver.enqueue_now(batch)) {
+    match span.in_scope(|| enqueue_now(driver, batch)) {
         Ok(done) => {
             spans::dispatch_finished(&span, &done);
             Ok(done)
@@ -462,5 +297,45 @@ pub async fn dispatch_now<E: Event>(event: E) -> Result<(), DispatchError> {
             failures,
         }
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    // A hand-written impl: the type stays out of the linked slices.
+    #[derive(Serialize, Deserialize)]
+    struct Pinged;
+    impl Event for Pinged {
+        const NAME: &'static str = "pinged";
+        const VERSION: u32 = 1;
+        fn __fastevent_require_listener() {}
+    }
+
+    fn batch() -> JobBatch {
+        JobBatch::new(Pinged, &[], ContextSnapshot::capture())
+    }
+
+    /// Wraps the `sync` driver: the same jobs, another type.
+    struct Wrapped(SyncDriver);
+    impl Driver for Wrapped {
+        fn name(&self) -> &'static str {
+            "wrapped"
+        }
+        fn enqueue(&self, batch: JobBatch) -> BoxFuture<'_, Result<Dispatched, DriverError>> {
+            self.0.enqueue(batch)
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_sync_driver_takes_a_batch_without_a_future() {
+        let installed: std::sync::Arc<dyn Driver> = std::sync::Arc::new(SyncDriver);
+        assert!(matches!(
+            enqueue_now(installed.as_ref(), batch()),
+            Ok(Ok(Dispatched { jobs: 0 }))
+        ));
+        assert!(enqueue_now(&Wrapped(SyncDriver), batch()).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The `Event` trait: what `#[derive(Event)]` implements.
 
-use crate::dispatch::{self, DispatchError, Dispatched};
+use crate::batch::Dispatched;
+use crate::error::DispatchError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -60,7 +61,7 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     where
         Self: Sized,
     {
-        dispatch::dispatch(self)
+        <Runtime as Dispatcher>::dispatch(self)
     }
 
     /// Runs every listener now, concurrently on the caller's task, and waits
@@ -69,6 +70,24 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     where
         Self: Sized,
     {
-        dispatch::dispatch_now(self)
+        <Runtime as Dispatcher>::dispatch_now(self)
     }
 }
+
+/// What `Event::dispatch` and `Event::dispatch_now` call: the dispatch
+/// itself lives in a higher layer (it reads the installed configuration
+/// and drivers), which implements this for [`Runtime`]. The trait turns the
+/// call around, so that this module names nothing above it, and stays
+/// static: each event's dispatch is monomorphized and inlined as a direct
+/// call would be, with no boxed future and no function pointer.
+pub(crate) trait Dispatcher {
+    /// `fastevent::dispatch`.
+    fn dispatch<E: Event>(
+        event: E,
+    ) -> impl Future<Output = Result<Dispatched, DispatchError>> + Send;
+    /// `fastevent::dispatch_now`.
+    fn dispatch_now<E: Event>(event: E) -> impl Future<Output = Result<(), DispatchError>> + Send;
+}
+
+/// The one implementor of [`Dispatcher`].
+pub(crate) enum Runtime {}

@@ -19,6 +19,7 @@ extern crate self as fastevent;
 compile_error!("fastevent's `cli` feature (and `tui`, which implies it) needs a Unix platform");
 
 mod app_state;
+mod batch;
 #[cfg(all(feature = "cli", unix))]
 pub mod cli;
 mod config;
@@ -26,11 +27,14 @@ pub mod context;
 mod dispatch;
 pub mod driver;
 mod env;
+mod error;
 mod event;
 pub mod job;
 mod listener;
 pub mod names;
 pub mod observe;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod outbox;
 pub mod registry;
 mod run;
 mod stats;
@@ -40,11 +44,10 @@ pub mod testing;
 pub mod worker;
 
 pub use app_state::{MissingState, provide, state};
-pub use config::{Config, ConfigError, QueueDriver, drain, durable_queue};
-pub use dispatch::{
-    DispatchError, Dispatched, ListenerFailure, ListenerFailures, dispatch, dispatch_now,
-    dispatch_to,
-};
+pub use batch::Dispatched;
+pub use config::{Config, QueueDriver, drain, durable_queue};
+pub use dispatch::{dispatch, dispatch_now, dispatch_to};
+pub use error::{ConfigError, DispatchError, ListenerFailure, ListenerFailures};
 pub use event::Event;
 pub use listener::{Backoff, BoxError, IntoListenerResult, Listener, ListenerOptions};
 pub use registry::check;

@@ -6,12 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch: the clock of the envelopes'
 /// `created_at_ms` and the failed store's `failed_at_ms`.
-///
-/// ```
-/// let now = fastevent::job::now_ms();
-/// assert!(now > 1_700_000_000_000); // after November 2023
-/// ```
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -49,6 +44,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_is_in_milliseconds() {
+        assert!(now_ms() > 1_700_000_000_000); // after November 2023
+    }
 
     #[test]
     fn utc_times() {

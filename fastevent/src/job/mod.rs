@@ -8,8 +8,8 @@ pub(crate) mod clock;
 mod signing;
 mod trust;
 
+use crate::batch::JobBatch;
 use crate::context::ContextSnapshot;
-use crate::driver::JobBatch;
 use crate::observe::TRACE_ID;
 use crate::observe::trace;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use clock::now_ms;
+pub(crate) use clock::now_ms;
 pub use signing::JobSigner;
 
 /// The envelope format this build writes and reads.

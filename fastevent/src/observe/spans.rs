@@ -11,8 +11,8 @@
 //! also with `follows_from` for the first attempt of a job run in the
 //! dispatching process, while the dispatch span is still open.
 
-use crate::dispatch::Dispatched;
-use crate::driver::{Driver, DriverError};
+use crate::batch::Dispatched;
+use crate::error::DriverError;
 use std::fmt::Display;
 use std::time::Duration;
 use tracing::Span;
@@ -50,13 +50,13 @@ pub(crate) fn may_be_enabled() -> bool {
 
 /// The span of one `dispatch()`; fields: `event`, `driver`, `jobs`,
 /// `outcome` (`ok` or `error`), `error`, `trace_id`, `span_id`.
-pub(crate) fn dispatch(event: &'static str, driver: &dyn Driver, jobs: usize) -> Span {
+pub(crate) fn dispatch(event: &'static str, driver: &'static str, jobs: usize) -> Span {
     // The field values are evaluated only when the span is enabled.
     tracing::info_span!(
         target: "fastevent",
         "dispatch",
         event,
-        driver = driver.name(),
+        driver,
         jobs,
         outcome = Empty,
         error = Empty,

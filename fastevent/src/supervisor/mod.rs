@@ -92,7 +92,7 @@ pub enum SupervisorExit {
 /// A supervisor of worker processes: what the `work` command runs. Use it
 /// directly for a command line of your own; its workers are this program
 /// run again with the given arguments, so its `main` must start a worker
-/// for them (as [`crate::cli`] does for `work --worker`).
+/// for them (as `fastevent::cli`, feature `cli`, does for `work --worker`).
 ///
 /// ```no_run
 /// use fastevent::supervisor::{Supervisor, SupervisorSettings, WorkerCommand};

@@ -12,7 +12,7 @@ pub(crate) mod backoff;
 mod execute;
 mod options;
 mod progress;
-pub mod report;
+pub(crate) mod report;
 mod upkeep;
 
 pub use backoff::BackoffDefaults;
@@ -165,7 +165,7 @@ impl Worker {
     /// A worker on `queue`, which checks signatures with `signer` (pass the
     /// dispatchers' key, or `None` to run unsigned jobs), and refuses jobs
     /// over the default `MAX_PAYLOAD_BYTES` (see [`Worker::max_job_bytes`]).
-    /// See [`SqliteDriver`](crate::driver::sqlite::SqliteDriver) for an
+    /// See `driver::sqlite::SqliteDriver` (feature `sqlite`) for an
     /// example; [`Worker::from_config`] takes all three from the installed
     /// configuration.
     pub fn new(
@@ -225,8 +225,8 @@ impl Worker {
         self
     }
 
-    /// Reports to a supervisor on the channel it passed (see [`report`]),
-    /// when this process was started by one; otherwise changes nothing. For
+    /// Reports to a supervisor on the channel it passed (a pipe of its own,
+    /// never standard output), when this process was started by one; otherwise changes nothing. For
     /// a `--worker` entry point of your own, as a
     /// [`Supervisor`](crate::supervisor::Supervisor) starts it.
     ///

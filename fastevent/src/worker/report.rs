@@ -14,44 +14,32 @@
 mod decoder;
 mod reporter;
 
-pub use decoder::{MAX_FRAME, ReportDecoder, ReportError};
-pub use reporter::Reporter;
+pub(crate) use decoder::{ReportDecoder, ReportError};
+pub(crate) use reporter::Reporter;
 
 use serde::{Deserialize, Serialize};
 
 /// Set by the supervisor in its workers' environment: its id.
-pub const SUPERVISED_ENV: &str = "FASTEVENT_SUPERVISOR";
+pub(crate) const SUPERVISED_ENV: &str = "FASTEVENT_SUPERVISOR";
 
 /// Set by the supervisor in its workers' environment: its process id. A
 /// worker whose parent is another process has lost its supervisor, even
 /// if that happened before the worker first looked.
-pub const SUPERVISOR_PID_ENV: &str = "FASTEVENT_SUPERVISOR_PID";
+pub(crate) const SUPERVISOR_PID_ENV: &str = "FASTEVENT_SUPERVISOR_PID";
 
 /// Set by the supervisor in its workers' environment: the number of the
 /// inherited descriptor (the write end of a pipe) that takes the reports.
-pub const REPORT_FD_ENV: &str = "FASTEVENT_REPORT_FD";
+pub(crate) const REPORT_FD_ENV: &str = "FASTEVENT_REPORT_FD";
 
 /// The longest text a report carries in one field, in bytes; longer text
 /// (an error message, a name read from a job row) is cut, so that every
-/// frame fits in [`MAX_FRAME`] however its JSON escapes it.
-pub const MAX_TEXT: usize = 2048;
+/// frame fits in [`MAX_FRAME`](decoder::MAX_FRAME) however its JSON escapes it.
+pub(crate) const MAX_TEXT: usize = 2048;
 
-/// One message from a worker to its supervisor: for a supervisor of your
-/// own, or a tool that reads a worker's reports.
-///
-/// ```
-/// use fastevent::worker::report::{ReportDecoder, WorkerMessage};
-///
-/// let message = WorkerMessage::Heartbeat { running: 2, succeeded: 10, retried: 1, failed: 0 };
-/// let frame = message.to_frame(); // what the worker writes
-/// let mut decoder = ReportDecoder::new();
-/// let (half, rest) = frame.split_at(7); // a pipe may cut it anywhere
-/// assert!(decoder.push(half).is_empty());
-/// assert_eq!(decoder.push(rest), [Ok(message)]);
-/// ```
+/// One message from a worker to its supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// The worker is up and about to take jobs.
     Ready {
         /// The worker's id.
@@ -113,7 +101,7 @@ pub enum WorkerMessage {
 impl WorkerMessage {
     /// This message as the worker writes it: one line of JSON, its text
     /// fields cut to [`MAX_TEXT`] bytes.
-    pub fn to_frame(&self) -> Vec<u8> {
+    pub(crate) fn to_frame(&self) -> Vec<u8> {
         let mut frame = serde_json::to_vec(&self.clone().clipped()).expect("reports serialize");
         frame.push(b'\n');
         frame
@@ -163,7 +151,23 @@ fn clip(text: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use super::decoder::MAX_FRAME;
     use super::*;
+
+    #[test]
+    fn a_frame_cut_anywhere_decodes_once_whole() {
+        let message = WorkerMessage::Heartbeat {
+            running: 2,
+            succeeded: 10,
+            retried: 1,
+            failed: 0,
+        };
+        let frame = message.to_frame(); // what the worker writes
+        let mut decoder = ReportDecoder::new();
+        let (half, rest) = frame.split_at(7); // a pipe may cut it anywhere
+        assert!(decoder.push(half).is_empty());
+        assert_eq!(decoder.push(rest), [Ok(message)]);
+    }
 
     /// The longest frame: every field at its limit, every byte a control
     /// character, which JSON writes as six (`\u0001`).

@@ -21,50 +21,32 @@
 use std::time::Duration;
 
 /// The delay of level 0; every delay is a multiple of it.
-pub const UNIT_MS: u64 = 10;
+pub(crate) const UNIT_MS: u64 = 10;
 /// Levels per prefix: 2²⁶ − 1 units of 10 ms is 7.7 days.
-pub const LEVELS: u32 = 26;
+pub(crate) const LEVELS: u32 = 26;
 /// The longest delay a retry can wait; longer backoffs are cut to it.
-pub const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `delay` in units: rounded up (a retry never runs early), at least one
 /// (it always goes through the levels), at most [`MAX_DELAY`].
-///
-/// ```
-/// use fastevent::driver::amqp::delay::{units_for, UNIT_MS};
-/// use std::time::Duration;
-///
-/// assert_eq!(units_for(Duration::from_millis(1000)), 100);
-/// assert_eq!(units_for(Duration::from_millis(1001)), 101);
-/// assert_eq!(units_for(Duration::ZERO), 1);
-/// assert_eq!(units_for(Duration::from_secs(30 * 24 * 3600)) * UNIT_MS, 7 * 24 * 3600 * 1000);
-/// ```
-pub fn units_for(delay: Duration) -> u64 {
+pub(crate) fn units_for(delay: Duration) -> u64 {
     let max = MAX_DELAY.as_millis() as u64 / UNIT_MS;
     let ms = delay.as_millis().min(u64::MAX as u128) as u64;
     ms.div_ceil(UNIT_MS).clamp(1, max)
 }
 
 /// The TTL of level `level`, in ms.
-pub fn level_ttl_ms(level: u32) -> u64 {
+pub(crate) fn level_ttl_ms(level: u32) -> u64 {
     UNIT_MS << level
 }
 
 /// The level a retry of `units` enters: its highest set bit.
-pub fn first_level(units: u64) -> u32 {
+pub(crate) fn first_level(units: u64) -> u32 {
     63 - units.max(1).leading_zeros()
 }
 
 /// The routing key of a retry of `units` to `work_queue`.
-///
-/// ```
-/// use fastevent::driver::amqp::delay::routing_key;
-///
-/// let key = routing_key(5, "fastevent.emails");
-/// assert!(key.ends_with(".0.1.0.1.fastevent.emails"));
-/// assert_eq!(key.split('.').count(), 26 + 2);
-/// ```
-pub fn routing_key(units: u64, work_queue: &str) -> String {
+pub(crate) fn routing_key(units: u64, work_queue: &str) -> String {
     let mut key = String::with_capacity(2 * LEVELS as usize + work_queue.len());
     for level in (0..LEVELS).rev() {
         key.push(if units >> level & 1 == 1 { '1' } else { '0' });
@@ -87,17 +69,17 @@ fn level_pattern(level: u32, bit: char) -> String {
 }
 
 /// Keys that wait at `level`: bound from its exchange to its queue.
-pub fn wait_pattern(level: u32) -> String {
+pub(crate) fn wait_pattern(level: u32) -> String {
     level_pattern(level, '1')
 }
 
 /// Keys that pass `level` by: bound from its exchange to the next level's.
-pub fn pass_pattern(level: u32) -> String {
+pub(crate) fn pass_pattern(level: u32) -> String {
     level_pattern(level, '0')
 }
 
 /// Keys bound for `work_queue`: bound from the delivery exchange to it.
-pub fn delivery_pattern(work_queue: &str) -> String {
+pub(crate) fn delivery_pattern(work_queue: &str) -> String {
     format!("{}{work_queue}", "*.".repeat(LEVELS as usize))
 }
 
@@ -139,6 +121,22 @@ mod tests {
             travel(&routing_key(longest, "q")).0,
             MAX_DELAY.as_millis() as u64
         );
+    }
+
+    #[test]
+    fn units_round_up_and_stop_at_the_longest_delay() {
+        assert_eq!(units_for(Duration::from_millis(1000)), 100);
+        assert_eq!(units_for(Duration::from_millis(1001)), 101);
+        assert_eq!(units_for(Duration::ZERO), 1);
+        let month = Duration::from_secs(30 * 24 * 3600);
+        assert_eq!(units_for(month) * UNIT_MS, 7 * 24 * 3600 * 1000);
+    }
+
+    #[test]
+    fn a_key_holds_the_bits_highest_first_then_the_queue() {
+        let key = routing_key(5, "fastevent.emails");
+        assert!(key.ends_with(".0.1.0.1.fastevent.emails"));
+        assert_eq!(key.split('.').count(), 26 + 2);
     }
 
     #[test]

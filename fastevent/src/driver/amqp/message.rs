@@ -13,82 +13,62 @@ use crate::job::EncodedJob;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
-// The header names, for programs that read or write the messages
-// themselves (a publisher in another language, a broker inspection).
+// The header names: the wire format of a job, which workers of other
+// versions of this crate read too.
 
 /// Header: attempts already made (absent: none). The attempt a delivery starts is
 /// this plus one.
-pub const ATTEMPTS: &str = "x-fastevent-attempts";
+pub(crate) const ATTEMPTS: &str = "x-fastevent-attempts";
 /// Header: attempts allowed.
-pub const MAX_ATTEMPTS: &str = "x-fastevent-max-attempts";
+pub(crate) const MAX_ATTEMPTS: &str = "x-fastevent-max-attempts";
 /// Header: the event's registered name.
-pub const EVENT: &str = "x-fastevent-event";
+pub(crate) const EVENT: &str = "x-fastevent-event";
 /// Header: the listener's registered name.
-pub const LISTENER: &str = "x-fastevent-listener";
+pub(crate) const LISTENER: &str = "x-fastevent-listener";
 /// Header: the HMAC of the body, when jobs are signed.
-pub const SIGNATURE: &str = "x-fastevent-signature";
+pub(crate) const SIGNATURE: &str = "x-fastevent-signature";
 /// Header: the fastevent queue the job belongs to (on failed-store messages, where
 /// the AMQP queue no longer says it).
-pub const QUEUE: &str = "x-fastevent-queue";
+pub(crate) const QUEUE: &str = "x-fastevent-queue";
 /// Header: why the last attempt failed (retries and failed-store messages).
-pub const ERROR: &str = "x-fastevent-error";
+pub(crate) const ERROR: &str = "x-fastevent-error";
 /// Header: when the job was moved to the failed store, in ms since the Unix epoch.
-pub const FAILED_AT: &str = "x-fastevent-failed-at";
+pub(crate) const FAILED_AT: &str = "x-fastevent-failed-at";
 /// Header: the job's id in the failed store (what `failed retry <id>` takes).
-pub const FAILED_ID: &str = "x-fastevent-failed-id";
+pub(crate) const FAILED_ID: &str = "x-fastevent-failed-id";
 
 /// Header: on a job parked because the failed store refused it, the error
 /// it is to be stored with; such a job is not run again, only offered to
 /// the failed store again.
-pub const PARKED: &str = "x-fastevent-parked";
+pub(crate) const PARKED: &str = "x-fastevent-parked";
 
 /// Headers longer than this are cut: an error message must not make a
 /// message too large for the broker's frame limits.
 const MAX_ERROR_BYTES: usize = 4096;
 
 /// What the driver knows of a job besides its body, as it travels in the
-/// message's properties and headers: for a program that publishes jobs to
-/// the broker or inspects its queues without going through a worker.
-///
-/// ```
-/// use fastevent::driver::amqp::message::JobMeta;
-///
-/// let meta = JobMeta {
-///     job_id: "0190a7c2-job".into(),
-///     queue: "default".into(),
-///     event: "new_chat".into(),
-///     listener: "generate_chat_title".into(),
-///     max_attempts: 3,
-///     attempts: 1,
-///     signature: None,
-/// };
-/// let properties = meta.properties();
-/// assert_eq!(properties.delivery_mode(), &Some(2)); // persistent
-///
-/// // What a worker reads back from the delivery.
-/// assert_eq!(JobMeta::read(&properties, "default", 3), meta);
-/// ```
+/// message's properties and headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobMeta {
+pub(crate) struct JobMeta {
     /// The envelope's id, as the AMQP `message_id`.
-    pub job_id: String,
+    pub(crate) job_id: String,
     /// The fastevent queue.
-    pub queue: String,
+    pub(crate) queue: String,
     /// The event's registered name.
-    pub event: String,
+    pub(crate) event: String,
     /// The listener's registered name.
-    pub listener: String,
+    pub(crate) listener: String,
     /// Attempts allowed.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// Attempts already made.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// The body's signature.
-    pub signature: Option<String>,
+    pub(crate) signature: Option<String>,
 }
 
 impl JobMeta {
     /// A job being dispatched: no attempt made yet.
-    pub fn dispatched(job: &EncodedJob) -> Self {
+    pub(crate) fn dispatched(job: &EncodedJob) -> Self {
         Self {
             job_id: job.id.clone(),
             queue: job.queue.clone(),
@@ -101,7 +81,7 @@ impl JobMeta {
     }
 
     /// A claimed job, with `attempts` made so far.
-    pub fn claimed(job: &StoredJob, attempts: u32) -> Self {
+    pub(crate) fn claimed(job: &StoredJob, attempts: u32) -> Self {
         Self {
             job_id: job.job_id.clone(),
             queue: job.queue.clone(),
@@ -116,7 +96,7 @@ impl JobMeta {
     /// Reads a delivery's properties. Bytes put on the queue by anyone but
     /// a dispatcher (no headers) still make a job, with placeholders: the
     /// worker then refuses it with a reason and keeps its bytes.
-    pub fn read(properties: &BasicProperties, queue: &str, default_tries: u32) -> Self {
+    pub(crate) fn read(properties: &BasicProperties, queue: &str, default_tries: u32) -> Self {
         let headers = Headers(properties.headers().as_ref());
         Self {
             job_id: properties
@@ -138,7 +118,7 @@ impl JobMeta {
     }
 
     /// The message properties of this job: persistent, JSON, headers.
-    pub fn properties(&self) -> BasicProperties {
+    pub(crate) fn properties(&self) -> BasicProperties {
         let mut headers = FieldTable::default();
         put_string(&mut headers, EVENT, &self.event);
         put_string(&mut headers, LISTENER, &self.listener);
@@ -168,7 +148,7 @@ impl JobMeta {
     }
 
     /// The properties of a retry: this job plus its last error.
-    pub fn retry_properties(&self, error: &str) -> BasicProperties {
+    pub(crate) fn retry_properties(&self, error: &str) -> BasicProperties {
         with_headers(self.properties(), |headers| {
             put_string(headers, ERROR, truncate(error))
         })
@@ -176,14 +156,19 @@ impl JobMeta {
 
     /// The properties of this job parked on its way to the failed store,
     /// which it is to reach with `error`.
-    pub fn parked_properties(&self, error: &str) -> BasicProperties {
+    pub(crate) fn parked_properties(&self, error: &str) -> BasicProperties {
         with_headers(self.properties(), |headers| {
             put_string(headers, PARKED, truncate(error))
         })
     }
 
     /// The properties of this job in the failed store.
-    pub fn failed_properties(&self, error: &str, failed_at_ms: u64, id: i64) -> BasicProperties {
+    pub(crate) fn failed_properties(
+        &self,
+        error: &str,
+        failed_at_ms: u64,
+        id: i64,
+    ) -> BasicProperties {
         with_headers(self.properties(), |headers| {
             put_string(headers, QUEUE, &self.queue);
             put_string(headers, ERROR, truncate(error));
@@ -197,33 +182,14 @@ impl JobMeta {
 }
 
 /// The error a parked job is to reach the failed store with, if it is one.
-pub fn parked_error(properties: &BasicProperties) -> Option<String> {
+pub(crate) fn parked_error(properties: &BasicProperties) -> Option<String> {
     Headers(properties.headers().as_ref()).string(PARKED)
 }
 
 /// A failed-store message as a [`FailedJob`]; `fallback_id` names one that
 /// has no id header (put there by hand). How the `failed` commands read the
 /// failed store.
-///
-/// ```
-/// use fastevent::driver::amqp::message::{self, JobMeta};
-///
-/// let meta = JobMeta {
-///     job_id: "0190a7c2-job".into(),
-///     queue: "emails".into(),
-///     event: "user_registered".into(),
-///     listener: "send_welcome_mail".into(),
-///     max_attempts: 3,
-///     attempts: 3,
-///     signature: None,
-/// };
-/// let properties = meta.failed_properties("SMTP 550", 1_700_000_000_000, 7);
-///
-/// let failed = message::failed_job(&properties, b"{}", 0);
-/// assert_eq!((failed.id, failed.queue.as_str(), failed.error.as_str()), (7, "emails", "SMTP 550"));
-/// assert_eq!(failed.attempts, 3);
-/// ```
-pub fn failed_job(properties: &BasicProperties, body: &[u8], fallback_id: i64) -> FailedJob {
+pub(crate) fn failed_job(properties: &BasicProperties, body: &[u8], fallback_id: i64) -> FailedJob {
     let headers = Headers(properties.headers().as_ref());
     let meta = JobMeta::read(properties, "", 1);
     FailedJob {
@@ -243,23 +209,7 @@ pub fn failed_job(properties: &BasicProperties, body: &[u8], fallback_id: i64) -
 
 /// The job of a failed-store message, for putting it back on its queue
 /// (`failed retry`).
-///
-/// ```
-/// use fastevent::driver::amqp::message::{self, JobMeta};
-///
-/// let meta = JobMeta {
-///     job_id: "0190a7c2-job".into(),
-///     queue: "emails".into(),
-///     event: "user_registered".into(),
-///     listener: "send_welcome_mail".into(),
-///     max_attempts: 3,
-///     attempts: 3,
-///     signature: None,
-/// };
-/// let properties = meta.failed_properties("SMTP 550", 1_700_000_000_000, 7);
-/// assert_eq!(message::failed_meta(&properties), meta); // its queue from a header
-/// ```
-pub fn failed_meta(properties: &BasicProperties) -> JobMeta {
+pub(crate) fn failed_meta(properties: &BasicProperties) -> JobMeta {
     let headers = Headers(properties.headers().as_ref());
     let queue = headers.string(QUEUE).unwrap_or_else(|| "default".into());
     JobMeta::read(properties, &queue, 1)
@@ -384,6 +334,27 @@ mod tests {
         assert_eq!(failed.failed_at_ms, 1234);
         assert!(failed.error.len() <= MAX_ERROR_BYTES && failed.error.starts_with('é'));
         assert_eq!(failed_meta(&properties).queue, "emails");
+    }
+
+    #[test]
+    fn a_failed_store_message_reads_back_as_the_job_it_was() {
+        let meta = JobMeta {
+            job_id: "0190a7c2-job".into(),
+            queue: "emails".into(),
+            event: "user_registered".into(),
+            listener: "send_welcome_mail".into(),
+            max_attempts: 3,
+            attempts: 3,
+            signature: None,
+        };
+        let properties = meta.failed_properties("SMTP 550", 1_700_000_000_000, 7);
+        let failed = failed_job(&properties, b"{}", 0);
+        assert_eq!(
+            (failed.id, failed.queue.as_str(), failed.error.as_str()),
+            (7, "emails", "SMTP 550")
+        );
+        assert_eq!(failed.attempts, 3);
+        assert_eq!(failed_meta(&properties), meta); // its queue from a header
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! | `dispatch()` returns `Ok` | the broker confirmed every job of the event: each is a persistent message on a durable queue, on disk |
 //! | the broker is down or does not confirm in time | `dispatch()` returns an error naming the broker (its URL without the password). Jobs of that event confirmed before the failure stay queued: retrying the dispatch may run them twice |
 //! | listener succeeds | the job is acked: gone |
-//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; see [`delay`]), then the delivery is acked |
+//! | listener fails, tries left | a copy waits its backoff in the prefix's delay levels (queues whose TTLs dead-letter it on, then back; a backoff is cut to 7 days), then the delivery is acked |
 //! | last try fails, or the job cannot run (bad signature, undecodable, unknown listener) | moved, bytes untouched, with the error, to the failed store (`{prefix}~failed`): `failed list / retry / forget` |
 //! | the failed store refuses the job (a length limit with `reject-publish`) | the job is parked in the delay queues (30 s) with its error, then offered to the store again, without running; the worker logs why |
 //! | a move or an acknowledgement fails (the channel closed under it, the broker refused the copy) | the worker's channel is closed, so the broker takes back every delivery it held and redelivers them; the interrupted attempt counts. No delivery stays unacknowledged holding a prefetch slot |
@@ -33,18 +33,17 @@
 //! persistent, pipelined, confirmed. `consume`: a consumer per worker with
 //! prefetch = concurrency, feeding `claim`. `failed`: the failed store.
 //! `depth`: counts for scaling. `timeouts`: the start-up check against
-//! `consumer_timeout`. [`message`]: the wire format (body = the envelope,
+//! `consumer_timeout`. `message`: the wire format (body = the envelope,
 //! untouched; the rest in headers).
 
 mod connect;
 mod connection;
 mod consume;
-pub mod delay;
+mod delay;
 mod depth;
 mod endpoint;
 mod failed;
-pub use failed::failed_id;
-pub mod message;
+mod message;
 mod publish;
 mod refusal;
 mod timeouts;
@@ -54,7 +53,8 @@ use super::durable::{
     ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
 use super::{Driver, DriverError, JobBatch, JobEncoder};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
+use crate::error::ConfigError;
 use crate::job::{JobDefaults, JobSigner};
 use crate::registry::registry;
 use connection::{Broker, BrokerError, Link, Purpose};
@@ -79,7 +79,7 @@ use topology::{QueueType, Topology};
 /// let mut options = AmqpOptions::new("amqp://app:s3cret@mq.internal:5672/shop");
 /// options.prefix = "shop".into(); // queues shop.default, shop.emails, ...
 /// options.consumer_timeout = Some(Duration::from_secs(3600)); // as set on the broker
-/// assert_eq!(options.problem(), None);
+/// assert_eq!(options.check(), Ok(()));
 /// assert_eq!(options.shown_url(), "amqp://app:***@mq.internal:5672/shop");
 ///
 /// let config = Config::new().queue_driver(QueueDriver::Amqp).amqp(options);
@@ -152,18 +152,37 @@ impl AmqpOptions {
             .join(",")
     }
 
-    /// Why these options cannot work, if they cannot: the variable at fault,
-    /// its value (the URL without its password) and what it accepts.
+    /// Whether these options can work: the URL (each URL of a list), the
+    /// prefix and the default queue name. The error names the variable at
+    /// fault, its value (the URL without its password) and what it accepts;
+    /// a `Config` with the `amqp` driver checks this when it is built.
     ///
     /// ```
+    /// use fastevent::ConfigError;
     /// use fastevent::driver::amqp::AmqpOptions;
     ///
-    /// let (variable, _value, expected) =
-    ///     AmqpOptions::new("amqps://mq:5671/%2f?verify=verify_none").problem().unwrap();
+    /// let options = AmqpOptions::new("amqps://mq:5671/%2f?verify=verify_none");
+    /// let Err(ConfigError::Invalid { variable, expected, .. }) = options.check() else {
+    ///     panic!("an unverified TLS connection is refused");
+    /// };
     /// assert_eq!(variable, "RABBITMQ_URL");
     /// assert!(expected.contains("always verified"));
+    /// assert_eq!(AmqpOptions::new(AmqpOptions::DEFAULT_URL).check(), Ok(()));
     /// ```
-    pub fn problem(&self) -> Option<(&'static str, String, String)> {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.problem() {
+            Some((variable, value, expected)) => Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// What [`check`](Self::check) refuses: the variable, its value and
+    /// what it accepts.
+    fn problem(&self) -> Option<(&'static str, String, String)> {
         if let Err(why) = endpoint::parse_list(&self.url) {
             return Some((
                 "RABBITMQ_URL",

@@ -8,8 +8,9 @@
 //! - a binding from the prefix's delivery exchange to it.
 //!
 //! Per prefix, shared by all its work queues:
-//! - the delay levels (see [`super::delay`]): 26 topic exchanges and 26
-//!   queues `{prefix}~delay.{ttl}ms`, from 10 ms to 2²⁵ × 10 ms;
+//! - the delay levels (binary: a retry of d × 10 ms waits in the level of
+//!   each bit of d): 26 topic exchanges and 26 queues
+//!   `{prefix}~delay.{ttl}ms`, from 10 ms to 2²⁵ × 10 ms;
 //! - the delivery exchange `{prefix}~delivery`, where retries leave the
 //!   last level for their work queue;
 //! - the failed store, `{prefix}~failed`: jobs out of attempts, or that

@@ -11,13 +11,13 @@
 
 mod errors;
 mod options;
-mod outbox;
+pub(crate) mod outbox;
 mod queries;
 mod schema;
 mod wake;
 
+pub use crate::outbox::postgres::dispatch_in;
 pub use options::PostgresOptions;
-pub use outbox::dispatch_in;
 /// The sqlx crate fastevent uses, for [`dispatch_in`]'s connection.
 pub use sqlx;
 
@@ -25,7 +25,7 @@ use super::durable::{
     ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
 use super::{Driver, DriverError, JobBatch, JobEncoder};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::job::{JobDefaults, JobSigner};
 use futures_util::future::BoxFuture;
 use schema::Tables;

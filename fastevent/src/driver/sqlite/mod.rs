@@ -12,13 +12,13 @@
 mod connection;
 #[cfg(test)]
 mod model_tests;
-mod outbox;
+pub(crate) mod outbox;
 mod queries;
 mod rows;
 mod schema;
 
+pub use crate::outbox::sqlite::dispatch_in;
 pub use connection::{SqliteOptions, Synchronous};
-pub use outbox::dispatch_in;
 pub use rows::RowClaim;
 /// The rusqlite crate fastevent uses, for [`dispatch_in`]'s transaction.
 pub use rusqlite;
@@ -27,7 +27,7 @@ use super::durable::{
     ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
 use super::{Driver, DriverError, JobBatch, JobEncoder};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::job::{JobDefaults, JobSigner, now_ms};
 use connection::{SqliteConnection, StoreError};
 use futures_util::future::BoxFuture;

@@ -1,54 +1,30 @@
-//! Dispatch inside the application's own SQLite transaction (the outbox
-//! pattern): the jobs are written by the same transaction as the data they
-//! are about, so they exist if and only if it commits. Workers see them
-//! after the commit, like any other job.
+//! Jobs written inside the application's own SQLite transaction (the
+//! outbox pattern): the jobs are written by the same transaction as the data
+//! they are about, so they exist if and only if it commits. Workers see them
+//! after the commit, like any other job. The public entry,
+//! `fastevent::driver::sqlite::dispatch_in`, reads the installed
+//! configuration and hands its settings to [`write_batch`].
 
 use super::{queries, schema};
-use crate::config;
-use crate::dispatch::{self, DispatchError, Dispatched};
-use crate::driver::DriverError;
-use crate::event::Event;
-use crate::job::{self, now_ms};
+use crate::batch::{Dispatched, JobBatch};
+use crate::error::DriverError;
+use crate::job::{self, JobDefaults, JobSigner, now_ms};
 
-/// Writes one job per listener of `event` in `transaction`, which must be a
-/// transaction on the queue's database file (`FASTEVENT_SQLITE_PATH`).
-/// Uses the installed configuration's job defaults and signing key.
-///
-/// ```
-/// # use fastevent::{listener, Event};
-/// # use serde::{Deserialize, Serialize};
-/// # #[derive(Serialize, Deserialize, Event)] struct UserCreated { id: i64 }
-/// # #[derive(Default)] struct Welcome;
-/// # #[listener(on = UserCreated)] impl Welcome { async fn handle(&self, _: &UserCreated) {} }
-/// use fastevent::driver::sqlite::{dispatch_in, rusqlite};
-///
-/// # let dir = std::env::temp_dir().join(format!("outbox-doc-{}", std::process::id()));
-/// # std::fs::create_dir_all(&dir).unwrap();
-/// let mut db = rusqlite::Connection::open(dir.join("app.db")).unwrap();
-/// db.execute_batch("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY)").unwrap();
-/// let tx = db.transaction().unwrap();
-/// tx.execute("INSERT INTO users (id) VALUES (1)", []).unwrap();
-/// dispatch_in(&tx, UserCreated { id: 1 }).unwrap();
-/// tx.commit().unwrap(); // the user and its job, or neither
-/// # drop(db);
-/// # std::fs::remove_dir_all(&dir).unwrap();
-/// ```
-pub fn dispatch_in<E: Event>(
+/// Writes one job per listener of `batch` in `transaction`, which must be a
+/// transaction on the queue's database file, with `defaults` and `signer`.
+pub(crate) fn write_batch(
     transaction: &rusqlite::Transaction<'_>,
-    event: E,
-) -> Result<Dispatched, DispatchError> {
-    let Some(batch) = dispatch::batch_for(event)? else {
-        return Ok(Dispatched { jobs: 0 });
-    };
-    let installed = config::installed()?;
+    batch: &JobBatch,
+    defaults: &JobDefaults,
+    signer: Option<&JobSigner>,
+) -> Result<Dispatched, DriverError> {
     let failed = |message: String| DriverError {
         driver: "sqlite",
-        event: E::NAME,
+        event: batch.event_name(),
         message,
         source: None,
     };
-    let jobs = job::encode_batch(&batch, &installed.job_defaults, installed.signer.as_ref())
-        .map_err(|e| failed(e.to_string()))?;
+    let jobs = job::encode_batch(batch, defaults, signer).map_err(|e| failed(e.to_string()))?;
     schema::ensure(transaction).map_err(|e| failed(e.0))?;
     queries::insert_jobs(transaction, &jobs, now_ms()).map_err(|e| failed(e.0))?;
     Ok(Dispatched { jobs: jobs.len() })

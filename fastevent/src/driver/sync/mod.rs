@@ -16,7 +16,7 @@ mod traced;
 
 use super::in_flight::InFlightGuard;
 use super::{Driver, DriverError, InFlight, JobBatch};
-use crate::dispatch::Dispatched;
+use crate::batch::Dispatched;
 use crate::observe::spans::{self, JobOutcome};
 use crate::observe::{self, AfterFailure, JobKeys, SyncKeys};
 use crate::registry::{AnyEvent, ListenerEntry};
@@ -85,16 +85,14 @@ impl Driver for SyncDriver {
         Box::pin(std::future::ready(spawn_jobs(batch)))
     }
 
-    fn enqueue_now(&self, batch: JobBatch) -> Result<Result<Dispatched, DriverError>, JobBatch> {
-        Ok(spawn_jobs(batch))
-    }
-
     fn drain(&self) -> BoxFuture<'_, ()> {
         Box::pin(IN_FLIGHT.wait_idle())
     }
 }
 
-fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
+/// Spawns one task per listener of `batch`. Also what a dispatch on the
+/// `sync` driver calls directly, without `enqueue`'s boxed future.
+pub(crate) fn spawn_jobs(batch: JobBatch) -> Result<Dispatched, DriverError> {
     let runtime = Handle::try_current().map_err(|e| DriverError {
         driver: "sync",
         event: batch.event_name(),

@@ -3,8 +3,8 @@
 //! id in its context, so that what it dispatches stays in the trace.
 
 use super::{IN_FLIGHT, Tally, run_job, spawn_job};
+use crate::batch::JobBatch;
 use crate::context::ContextSnapshot;
-use crate::driver::JobBatch;
 use crate::observe::{self, spans, trace};
 use crate::registry::ListenerEntry;
 use std::sync::Arc;

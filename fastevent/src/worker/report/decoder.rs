@@ -7,7 +7,7 @@ use super::WorkerMessage;
 
 /// The longest frame a decoder takes, newline excluded. Every frame
 /// [`WorkerMessage::to_frame`] writes fits.
-pub const MAX_FRAME: usize = 64 * 1024;
+pub(crate) const MAX_FRAME: usize = 64 * 1024;
 
 /// How much of a bad frame an error quotes.
 const EXCERPT: usize = 80;
@@ -18,7 +18,7 @@ const REASON: usize = 200;
 
 /// A frame that could not be read; the decoder goes on with the next one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// A frame longer than [`MAX_FRAME`]; skipped up to its newline.
     #[error("a report longer than {MAX_FRAME} bytes (skipped)")]
     TooLong,
@@ -40,21 +40,8 @@ pub enum ReportError {
 
 /// Splits a stream of report bytes into messages, as they arrive in pieces
 /// of any size. Never panics, and holds at most [`MAX_FRAME`] bytes.
-///
-/// ```
-/// use fastevent::worker::report::{ReportDecoder, ReportError, WorkerMessage};
-///
-/// let mut decoder = ReportDecoder::new();
-/// let stopping = WorkerMessage::Stopping { reason: "Empty".into() };
-/// let mut bytes = b"not json\n".to_vec();
-/// bytes.extend(stopping.to_frame());
-/// let decoded = decoder.push(&bytes);
-/// assert!(matches!(decoded[0], Err(ReportError::Malformed { .. })));
-/// assert_eq!(decoded[1], Ok(stopping)); // the next frame reads fine
-/// assert_eq!(decoder.finish(), None); // nothing left over
-/// ```
 #[derive(Debug, Default)]
-pub struct ReportDecoder {
+pub(crate) struct ReportDecoder {
     /// The frame read so far (no newline yet).
     frame: Vec<u8>,
     /// The current frame was too long: drop bytes up to its newline.
@@ -63,12 +50,12 @@ pub struct ReportDecoder {
 
 impl ReportDecoder {
     /// A decoder at the start of a stream.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Takes the next bytes of the stream; returns each frame they complete.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<Result<WorkerMessage, ReportError>> {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<Result<WorkerMessage, ReportError>> {
         let mut decoded = Vec::new();
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let (content, ends_frame) = match piece.split_last() {
@@ -90,7 +77,7 @@ impl ReportDecoder {
     }
 
     /// The stream ended: an error if it stopped inside a frame.
-    pub fn finish(&mut self) -> Option<ReportError> {
+    pub(crate) fn finish(&mut self) -> Option<ReportError> {
         let unfinished = !self.frame.is_empty() || self.skipping;
         let bytes = self.frame.len();
         self.frame.clear();
@@ -99,7 +86,8 @@ impl ReportDecoder {
     }
 
     /// Bytes held for the frame being read: never more than [`MAX_FRAME`].
-    pub fn buffered(&self) -> usize {
+    #[cfg(test)]
+    fn buffered(&self) -> usize {
         self.frame.len()
     }
 
@@ -134,6 +122,17 @@ mod tests {
         WorkerMessage::Stopping {
             reason: "Empty".into(),
         }
+    }
+
+    #[test]
+    fn a_frame_that_is_not_a_report_is_skipped() {
+        let mut decoder = ReportDecoder::new();
+        let mut bytes = b"not json\n".to_vec();
+        bytes.extend(stopping().to_frame());
+        let decoded = decoder.push(&bytes);
+        assert!(matches!(decoded[0], Err(ReportError::Malformed { .. })));
+        assert_eq!(decoded[1], Ok(stopping())); // the next frame reads fine
+        assert_eq!(decoder.finish(), None); // nothing left over
     }
 
     #[test]

@@ -19,25 +19,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// a supervisor (which passes the channel in [`REPORT_FD_ENV`]) reports,
 /// any other says nothing. [`Worker::reporting_to_supervisor`](crate::worker::Worker::reporting_to_supervisor)
 /// uses one. Clones share the channel; each message is written whole.
-///
-/// ```
-/// use fastevent::worker::report::{Reporter, WorkerMessage};
-///
-/// let reporter = Reporter::silent(); // or Reporter::from_env() in a worker process
-/// let heartbeats = reporter.clone(); // for a task of its own
-/// std::thread::spawn(move || heartbeats.send(&WorkerMessage::Stopping { reason: "max jobs".into() }))
-///     .join()
-///     .unwrap(); // sent nothing: silent
-/// ```
 #[derive(Debug, Clone, Default)]
-pub struct Reporter {
+pub(crate) struct Reporter {
     channel: Option<Arc<Mutex<File>>>,
 }
 
 impl Reporter {
     /// Reports on the channel this process's supervisor passed, if any.
     /// The descriptor is taken on the first call; later calls share it.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         static CHANNEL: OnceLock<Option<Arc<Mutex<File>>>> = OnceLock::new();
         let channel = CHANNEL.get_or_init(|| {
             let fd = std::env::var(REPORT_FD_ENV).ok()?;
@@ -57,13 +47,13 @@ impl Reporter {
     }
 
     /// A reporter that says nothing (a worker run in-process).
-    pub fn silent() -> Self {
+    pub(crate) fn silent() -> Self {
         Self { channel: None }
     }
 
     /// Sends `message`. A supervisor that is gone is no error here: the
     /// worker notices it by its parent (see `work --worker`).
-    pub fn send(&self, message: &WorkerMessage) {
+    pub(crate) fn send(&self, message: &WorkerMessage) {
         let Some(channel) = &self.channel else { return };
         let frame = message.to_frame();
         // A task that panicked while writing left at worst a cut frame,
@@ -113,4 +103,22 @@ fn adopt(fd: &str) -> std::io::Result<File> {
     fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
     debug_assert_eq!(owned.as_raw_fd(), raw);
     Ok(File::from(owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_reporter_and_its_clones_send_nothing() {
+        let reporter = Reporter::silent();
+        let heartbeats = reporter.clone(); // for a task of its own
+        let stopping = WorkerMessage::Stopping {
+            reason: "max jobs".into(),
+        };
+        std::thread::spawn(move || heartbeats.send(&stopping))
+            .join()
+            .unwrap();
+        assert!(reporter.channel.is_none());
+    }
 }
