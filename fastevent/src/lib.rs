@@ -18,30 +18,28 @@ extern crate self as fastevent;
 #[cfg(all(feature = "cli", not(unix)))]
 compile_error!("fastevent's `cli` feature (and `tui`, which implies it) needs a Unix platform");
 
-mod app_state;
-mod batch;
+// The layers, from the bottom; each imports only from those below it
+// (tests/layers.rs checks it).
+mod base; // events, listeners, registry, jobs, errors, context, observability
+mod config; // settings -> the installed driver
+pub mod driver; // the driver traits and kit, and the drivers
+mod front;
+mod running; // dispatch, outbox, worker, supervisor, testing // the embedded commands
+
+// The modules users and driver authors reach, at their paths.
+pub use base::{context, job, names, observe, registry};
 #[cfg(all(feature = "cli", unix))]
-pub mod cli;
-mod config;
-pub mod context;
-mod dispatch;
-pub mod driver;
-mod env;
-mod error;
-mod event;
-pub mod job;
-mod listener;
-pub mod names;
-pub mod observe;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod outbox;
-pub mod registry;
-mod run;
-mod stats;
+pub use front::cli;
 #[cfg(unix)]
-pub mod supervisor;
-pub mod testing;
-pub mod worker;
+pub use running::supervisor;
+pub use running::{testing, worker};
+
+// Short paths inside the crate.
+use base::{app_state, backoff, batch, error, event, listener, run, stats};
+use config::env;
+use running::dispatch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use running::outbox;
 
 pub use app_state::{MissingState, provide, state};
 pub use batch::Dispatched;

@@ -10,8 +10,11 @@
 
 #![warn(unreachable_pub)]
 
-mod scaffold;
+// The binary's own part of the front layer (the library's is `cli`).
+mod front {
+    pub(crate) mod scaffold;
+}
 
 fn main() -> std::process::ExitCode {
-    scaffold::run(std::env::args_os())
+    front::scaffold::run(std::env::args_os())
 }

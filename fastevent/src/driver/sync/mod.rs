@@ -16,13 +16,13 @@ mod traced;
 
 use super::in_flight::InFlightGuard;
 use super::{Driver, DriverError, InFlight, JobBatch};
+use crate::backoff::{self, BackoffDefaults};
 use crate::batch::Dispatched;
 use crate::observe::spans::{self, JobOutcome};
 use crate::observe::{self, AfterFailure, JobKeys, SyncKeys};
 use crate::registry::{AnyEvent, ListenerEntry};
 use crate::run;
 use crate::stats;
-use crate::worker::backoff::{self, BackoffDefaults};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::panic::AssertUnwindSafe;

@@ -8,7 +8,7 @@
 //! - `upkeep`: heartbeats and lease renewals, on timers of their own;
 //! - `report`: what a supervised worker tells its supervisor.
 
-pub(crate) mod backoff;
+pub(crate) use crate::base::backoff;
 mod execute;
 mod options;
 mod progress;

@@ -12,9 +12,11 @@ use crate::driver::postgres::{PostgresDriver, PostgresOptions};
 use crate::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use crate::driver::sync::SyncDriver;
 use crate::driver::{Driver, JobEncoder};
-use crate::env::Env;
+pub(crate) mod env;
+
 pub(crate) use crate::error::ConfigError;
 use crate::job::{JobDefaults, JobSigner};
+use env::Env;
 #[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 use std::str::FromStr;

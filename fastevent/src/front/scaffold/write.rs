@@ -145,8 +145,8 @@ fn temporary_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scaffold::destination::resolve;
-    use crate::scaffold::test_dir;
+    use crate::front::scaffold::destination::resolve;
+    use crate::front::scaffold::test_dir;
 
     fn chat() -> ItemName {
         ItemName {

@@ -148,7 +148,7 @@ fn check_existing_part(cwd: &Path, relative: &Path, shown_arg: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scaffold::test_dir;
+    use crate::front::scaffold::test_dir;
 
     #[test]
     fn the_default_folders_resolve_inside_the_current_directory() {

@@ -62,8 +62,8 @@ pub(super) fn event_module(cwd: &Path, event: &ItemName) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scaffold::destination::resolve;
-    use crate::scaffold::test_dir;
+    use crate::front::scaffold::destination::resolve;
+    use crate::front::scaffold::test_dir;
     use std::fs;
 
     #[test]
