@@ -60,7 +60,7 @@ impl AlwaysFails {
 fn install() -> Result<(), BoxError> {
     let dir = std::env::var_os("KIT_QUEUE_DIR").ok_or("KIT_QUEUE_DIR is not set")?;
     Config::from_env()?
-        .durable_driver(move |encoder| FileQueue::open(dir, encoder))
+        .durable_driver(move |encoder| Ok::<_, String>(FileQueue::open(dir, encoder)))
         .install()?;
     Ok(())
 }

@@ -50,9 +50,10 @@ pub struct Dispatched {
 }
 
 /// The jobs of one dispatched event, one per listener: what a
-/// [`Driver`](crate::driver::Driver) receives. A durable driver turns it into stored jobs with
-/// [`job::encode_batch`](crate::job::encode_batch); the accessors below
-/// serve a driver that does it its own way.
+/// [`Driver`](crate::driver::Driver) receives. A durable driver turns it
+/// into signed, size-checked jobs with
+/// [`JobEncoder::encode`](crate::driver::JobEncoder::encode); the accessors
+/// below serve a driver that does it its own way.
 ///
 /// ```rust,standalone_crate
 /// use fastevent::context::{self, ContextKey};

@@ -252,4 +252,11 @@ pub enum ConfigError {
         /// The Cargo feature that builds it, also the driver's name.
         feature: &'static str,
     },
+    /// The application's durable driver could not be made
+    /// ([`Config::durable_driver`](crate::Config::durable_driver)).
+    #[error("the durable driver could not be made: {message}")]
+    DriverFailed {
+        /// What its constructor said.
+        message: String,
+    },
 }

@@ -180,7 +180,8 @@ enum DriverChoice {
 
 /// Makes a durable driver: the driver dispatches hand jobs to, and the same
 /// driver as the worker and the commands hold it.
-type MakeDurable = dyn FnOnce(JobEncoder) -> (Arc<dyn Driver>, Arc<dyn DurableQueue>) + Send;
+type MakeDurable =
+    dyn FnOnce(JobEncoder) -> Result<(Arc<dyn Driver>, Arc<dyn DurableQueue>), ConfigError> + Send;
 
 impl Default for Config {
     fn default() -> Self {
@@ -369,19 +370,23 @@ impl Config {
 
     /// Uses a durable driver of your own, made by `make` at
     /// [`install`](Self::install) with a [`JobEncoder`] that holds this
-    /// configuration's job defaults and signing key. Dispatches hand it
+    /// configuration's job defaults and signing key; an error it returns
+    /// fails `install` ([`ConfigError::DriverFailed`]). Dispatches hand it
     /// their jobs, and `work`, `failed`, `status`, the dashboard and
     /// [`durable_queue`] use it like a built-in durable driver. See
     /// [`WorkQueue`](crate::driver::durable::WorkQueue) for what it
     /// implements.
-    pub fn durable_driver<D, F>(mut self, make: F) -> Self
+    pub fn durable_driver<D, E, F>(mut self, make: F) -> Self
     where
         D: Driver + WorkQueue + QueueAdmin,
-        F: FnOnce(JobEncoder) -> D + Send + 'static,
+        E: std::fmt::Display,
+        F: FnOnce(JobEncoder) -> Result<D, E> + Send + 'static,
     {
         self.driver = DriverChoice::CustomDurable(Box::new(|encoder| {
-            let driver = Arc::new(make(encoder));
-            (driver.clone(), durable_queue_of(driver))
+            let driver = Arc::new(make(encoder).map_err(|e| ConfigError::DriverFailed {
+                message: e.to_string(),
+            })?);
+            Ok((driver.clone() as Arc<dyn Driver>, durable_queue_of(driver)))
         }));
         self
     }
@@ -538,7 +543,7 @@ impl Config {
             }
             DriverChoice::Custom(driver) => (driver, None),
             DriverChoice::CustomDurable(make) => {
-                let (driver, durable) = make(encoder);
+                let (driver, durable) = make(encoder)?;
                 (driver, Some(durable))
             }
         };
@@ -597,13 +602,7 @@ fn postgres_driver(
     defaults: JobDefaults,
     signer: Option<JobSigner>,
 ) -> Result<PostgresDriver, ConfigError> {
-    if let Some((variable, value, expected)) = options.problem() {
-        return Err(ConfigError::Invalid {
-            variable,
-            value,
-            expected,
-        });
-    }
+    options.check()?;
     Ok(PostgresDriver::new(options, defaults, signer))
 }
 

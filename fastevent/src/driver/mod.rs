@@ -26,10 +26,13 @@ use in_flight::InFlight;
 
 /// A queue backend: where [`dispatch`](crate::dispatch) hands the jobs of
 /// an event. The built-in ones are [`sync::SyncDriver`] and, with the
-/// features of their names, `sqlite::SqliteDriver` and `amqp::AmqpDriver`;
-/// implement it to send jobs elsewhere, or to wrap a driver, and install it with
+/// features of their names, `sqlite::SqliteDriver`, `amqp::AmqpDriver` and
+/// `postgres::PostgresDriver`; implement it to send jobs elsewhere, or to
+/// wrap a driver, and install it with
 /// [`Config::driver`](crate::Config::driver). A driver that workers take
-/// jobs from implements [`durable::DurableQueue`] too.
+/// jobs from implements the kit's [`durable::WorkQueue`] and
+/// [`durable::QueueAdmin`] too, and is installed with
+/// [`Config::durable_driver`](crate::Config::durable_driver).
 ///
 /// ```rust,standalone_crate
 /// use fastevent::driver::sync::SyncDriver;

@@ -1,19 +1,25 @@
 //! The settings of the `postgres` driver, and the checks that refuse a bad
 //! one at start-up.
 
+use crate::error::ConfigError;
 use std::time::Duration;
 
 /// Where and how the `postgres` driver keeps its jobs.
 ///
 /// ```
+/// use fastevent::ConfigError;
 /// use fastevent::driver::postgres::PostgresOptions;
 ///
 /// let options = PostgresOptions::new("postgres://app@db.internal/app");
 /// assert_eq!((options.schema.as_str(), options.table_prefix.as_str()), ("public", "fastevent_"));
-/// assert_eq!(options.problem(), None);
+/// assert_eq!(options.check(), Ok(()));
 ///
 /// let bad = PostgresOptions { schema: "jobs; DROP TABLE users".into(), ..options };
-/// assert!(bad.problem().unwrap().2.contains("letters"));
+/// let Err(ConfigError::Invalid { variable, expected, .. }) = bad.check() else {
+///     panic!("a schema name that would change the SQL is refused");
+/// };
+/// assert_eq!(variable, "FASTEVENT_POSTGRES_SCHEMA");
+/// assert!(expected.contains("letters"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
@@ -47,10 +53,23 @@ impl PostgresOptions {
         }
     }
 
-    /// The first setting that cannot work, as (variable, value, what is
-    /// expected). The schema and prefix become parts of SQL statements, so
-    /// only plain lower-case names are accepted.
-    pub fn problem(&self) -> Option<(&'static str, String, String)> {
+    /// Refuses a setting that cannot work, naming its variable. The schema
+    /// and prefix become parts of SQL statements, so only plain lower-case
+    /// names are accepted.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.problem() {
+            Some((variable, value, expected)) => Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// What [`check`](Self::check) refuses: the variable, its value and
+    /// what it accepts.
+    fn problem(&self) -> Option<(&'static str, String, String)> {
         let plain = "lower-case letters, digits and `_`, starting with a letter or `_`";
         if !is_plain_name(&self.schema) {
             return Some((
