@@ -99,15 +99,32 @@ pub(super) async fn ensure(
 ) -> Result<(), String> {
     let said = |e: sqlx::Error| errors::describe(&e, &options.url, options.timeout);
     let mut tx = sqlx::Connection::begin(connection).await.map_err(said)?;
+    match migrate(&mut tx, t, options).await {
+        Ok(()) => tx.commit().await.map_err(said),
+        Err(refused) => {
+            // Now, not when the pool next uses the connection: until then
+            // it would sit in the pool holding the lock and the tables.
+            let _ = tx.rollback().await;
+            Err(refused)
+        }
+    }
+}
+
+async fn migrate(
+    tx: &mut PgConnection,
+    t: &Tables,
+    options: &PostgresOptions,
+) -> Result<(), String> {
+    let said = |e: sqlx::Error| errors::describe(&e, &options.url, options.timeout);
     let lock = format!("SELECT pg_advisory_xact_lock(hashtext('{}'))", t.version);
-    run(&mut tx, &lock).await.map_err(said)?;
-    create_schema(&mut tx, &t.schema).await.map_err(said)?;
+    run(tx, &lock).await.map_err(said)?;
+    create_schema(tx, &t.schema).await.map_err(said)?;
     let table = format!(
         "CREATE TABLE IF NOT EXISTS {} (version integer NOT NULL)",
         t.version
     );
-    run(&mut tx, &table).await.map_err(said)?;
-    let found = current_version(&mut tx, t).await.map_err(said)?;
+    run(tx, &table).await.map_err(said)?;
+    let found = current_version(tx, t).await.map_err(said)?;
     if found > LATEST {
         return Err(format!(
             "the tables in schema `{}` are at version {found}, newer than this build of fastevent knows (version {LATEST}): upgrade fastevent, or give this program another schema or table prefix",
@@ -115,7 +132,7 @@ pub(super) async fn ensure(
         ));
     }
     for (step, sql) in steps(t).into_iter().enumerate().skip(found as usize) {
-        let migrated = run(&mut tx, &sql).await;
+        let migrated = run(tx, &sql).await;
         migrated
             .map_err(|e| format!("migrating the tables to version {}: {}", step + 1, said(e)))?;
     }
@@ -124,9 +141,9 @@ pub(super) async fn ensure(
             "DELETE FROM {v}; INSERT INTO {v} (version) VALUES ({LATEST})",
             v = t.version
         );
-        run(&mut tx, &version).await.map_err(said)?;
+        run(tx, &version).await.map_err(said)?;
     }
-    tx.commit().await.map_err(said)
+    Ok(())
 }
 
 /// Runs `sql`, which may hold several statements and no parameters.
