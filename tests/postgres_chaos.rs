@@ -20,6 +20,7 @@
 //!
 //! `FASTEVENT_CHAOS_PG_PORT` moves the own cluster off its default port.
 
+mod postgres_own_cluster;
 mod postgres_support;
 
 use fastevent::driver::durable::{QueueAdmin, QueueDepth};
@@ -27,6 +28,7 @@ use fastevent::driver::postgres::{PostgresDriver, PostgresOptions};
 use fastevent::job::JobDefaults;
 use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};
+use postgres_own_cluster::OwnCluster;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -91,66 +93,6 @@ fn driver(url: &str, schema: &str) -> PostgresDriver {
         ..PostgresOptions::new(url)
     };
     PostgresDriver::new(options, JobDefaults::default(), None)
-}
-
-/// A PostgreSQL cluster of this test's own, dropped with everything in it
-/// when this is dropped (also when the test panics).
-struct OwnCluster {
-    name: String,
-    url: String,
-}
-
-impl OwnCluster {
-    fn start(port: u16) -> Self {
-        let name = format!("fe_chaos_{}", std::process::id());
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-            panic!("port {port} is taken: set {PORT_ENV} to a free one");
-        }
-        let cluster = Self {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            name,
-        };
-        cluster.script(&["start", &cluster.name, &port.to_string()]);
-        cluster
-    }
-
-    fn stop(&self) {
-        self.script(&["stop", &self.name]);
-    }
-
-    fn start_again(&self) {
-        self.script(&["start", &self.name]);
-    }
-
-    fn script(&self, args: &[&str]) {
-        let status = Command::new(script_path()).args(args).status().unwrap();
-        assert!(status.success(), "own-cluster.sh {args:?} failed: {status}");
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(script_path())
-            .args(["drop", &self.name])
-            .status();
-    }
-}
-
-fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postgres/own-cluster.sh")
-}
-
-/// Whether this machine can make clusters: root, and the Debian tools.
-fn can_make_clusters() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
-    let tools = Command::new("pg_createcluster")
-        .arg("--version")
-        .output()
-        .is_ok();
-    root && tools
 }
 
 /// The worker processes and their record files.
@@ -339,7 +281,7 @@ async fn server_restart_and_a_killed_worker_lose_no_dispatched_job() {
     let Some(_shared) = postgres_support::url() else {
         return;
     };
-    if !can_make_clusters() {
+    if !postgres_own_cluster::can_make_clusters() {
         eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
         return;
     }
@@ -348,7 +290,7 @@ async fn server_restart_and_a_killed_worker_lose_no_dispatched_job() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(DEFAULT_PORT);
     // Dropped last: the workers (declared after it) are killed first.
-    let cluster = OwnCluster::start(port);
+    let cluster = OwnCluster::start("chaos", port, PORT_ENV);
     // The whole cluster is dropped at the end, so no DropSchema here.
     let schema = postgres_support::fresh_schema("chaos");
     let driver = Arc::new(driver(&cluster.url, &schema));
