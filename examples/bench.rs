@@ -24,6 +24,11 @@
 // The driver sections live beside this file, one file each.
 #[path = "bench/amqp.rs"]
 mod amqp;
+#[path = "bench/postgres.rs"]
+mod postgres;
+// The tests' fresh schema names and the guard that drops them.
+#[path = "../tests/postgres_support/mod.rs"]
+mod postgres_support;
 #[path = "bench/sqlite.rs"]
 mod sqlite;
 
@@ -193,6 +198,15 @@ const SECTIONS: &[Section] = &[
                    dispatch-to-listener latency, one event at a time; skipped when the broker \
                    is unreachable",
         run: amqp::bench_amqp,
+    },
+    Section {
+        name: "postgres",
+        measures: "fastevent on PostgreSQL end to end, durable commits (dispatch() from 64 tasks, \
+                   in-process workers run the jobs) vs a hand-written sqlx queue doing the same \
+                   work (insert, SKIP LOCKED claim with a lease, delete), same run, same server; \
+                   dispatch latency under load; dispatch and dispatch-to-listener latency of one \
+                   event on idle workers; skipped when the server is unreachable",
+        run: postgres::bench_postgres,
     },
 ];
 

@@ -1,0 +1,73 @@
+//! A PostgreSQL cluster of a test's own on another loopback port, for the
+//! tests that must stop the server or need its defaults: never the
+//! machine's shared one. Made and dropped by `tests/postgres/own-cluster.sh`
+//! (root and the Debian `pg_createcluster` tools).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A cluster of this test's own, dropped with everything in it when this
+/// is dropped (also when the test panics).
+pub struct OwnCluster {
+    pub name: String,
+    /// `postgres://postgres@127.0.0.1:PORT/postgres` (trust auth).
+    pub url: String,
+}
+
+impl OwnCluster {
+    /// Makes and starts cluster `fe_{what}_{pid}` on `port`; `port_env`
+    /// names the variable that moves it when the port is taken.
+    pub fn start(what: &str, port: u16, port_env: &str) -> Self {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            panic!("port {port} is taken: set {port_env} to a free one");
+        }
+        let cluster = Self {
+            name: format!("fe_{what}_{}", std::process::id()),
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        };
+        cluster.script(&["start", &cluster.name, &port.to_string()]);
+        cluster
+    }
+
+    /// Stops the server, ending its connections at once.
+    pub fn stop(&self) {
+        self.script(&["stop", &self.name]);
+    }
+
+    /// Starts the stopped server; returns once it takes connections.
+    pub fn start_again(&self) {
+        self.script(&["start", &self.name]);
+    }
+
+    fn script(&self, args: &[&str]) {
+        let status = Command::new(script_path()).args(args).status().unwrap();
+        assert!(status.success(), "own-cluster.sh {args:?} failed: {status}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(script_path())
+            .args(["drop", &self.name])
+            .status();
+    }
+}
+
+fn script_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postgres/own-cluster.sh")
+}
+
+/// Whether this machine can make clusters: root, and the Debian tools.
+pub fn can_make_clusters() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    let tools = Command::new("pg_createcluster")
+        .arg("--version")
+        .output()
+        .is_ok();
+    root && tools
+}
