@@ -20,21 +20,19 @@ use fastevent::Dispatched;
 use fastevent::driver::durable::{
     ClaimedJob, FailedJob, QueueAdmin, QueueDepth, QueueError, Selection, Settled, WorkQueue,
 };
-use fastevent::driver::{Driver, DriverError, JobBatch, JobEncoder};
+use fastevent::driver::{BoxFuture, Driver, DriverError, JobBatch, JobEncoder};
 use fastevent::job::EncodedJob;
 use file::QueueFile;
 use state::{Outcome, State};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use state::FileReceipt;
 
 const NAME: &str = "file";
 
-/// The kit's traits return boxed futures (`futures_util`'s `BoxFuture`).
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The kit's traits return boxed futures.
+type Boxed<'a, T> = BoxFuture<'a, T>;
 
 /// A durable queue in one directory.
 pub struct FileQueue {

@@ -42,6 +42,12 @@ start)
         # Loopback only (pg_createcluster's -o quotes this value wrongly).
         echo "listen_addresses = '127.0.0.1'" \
             >"/etc/postgresql/$version/$name/conf.d/own-cluster.conf"
+        # A shorter pause between autovacuum visits (default 1 min) puts
+        # more of them in a short soak: CI soaks in minutes, not half hours.
+        if [ -n "${OWN_CLUSTER_NAPTIME_S:-}" ]; then
+            echo "autovacuum_naptime = ${OWN_CLUSTER_NAPTIME_S}s" \
+                >>"/etc/postgresql/$version/$name/conf.d/own-cluster.conf"
+        fi
     fi
     pg_ctlcluster "$version" "$name" start
     wait_ready "$(port_of)"

@@ -80,7 +80,7 @@ pub async fn dispatch<E: Event>(event: E) -> Result<Dispatched, DispatchError> {
 /// that use several queues, and for tests of a driver.
 ///
 /// ```rust,standalone_crate
-/// use fastevent::driver::durable::DurableQueue;
+/// use fastevent::driver::durable::QueueAdmin;
 /// use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 /// use fastevent::job::JobDefaults;
 /// use fastevent::{listener, Event};

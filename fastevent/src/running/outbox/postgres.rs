@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 /// installed driver's tables, job defaults and signing key are used, and
 /// `connection` must be to the same database.
 ///
-/// ```no_run
+/// ```rust,no_run,standalone_crate
 /// # use fastevent::{listener, Event};
 /// # use serde::{Deserialize, Serialize};
 /// # #[derive(Serialize, Deserialize, Event)] struct UserCreated { id: i64 }
