@@ -260,3 +260,19 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+impl ConfigError {
+    /// `Ok` without a problem; with one (the variable, its value, what it
+    /// accepts, as the drivers' option checks find them), its error.
+    #[cfg(any(feature = "amqp", feature = "postgres"))]
+    pub(crate) fn refuse(problem: Option<(&'static str, String, String)>) -> Result<(), Self> {
+        match problem {
+            Some((variable, value, expected)) => Err(ConfigError::Invalid {
+                variable,
+                value,
+                expected,
+            }),
+            None => Ok(()),
+        }
+    }
+}

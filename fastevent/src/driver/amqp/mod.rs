@@ -170,14 +170,7 @@ impl AmqpOptions {
     /// assert_eq!(AmqpOptions::new(AmqpOptions::DEFAULT_URL).check(), Ok(()));
     /// ```
     pub fn check(&self) -> Result<(), ConfigError> {
-        match self.problem() {
-            Some((variable, value, expected)) => Err(ConfigError::Invalid {
-                variable,
-                value,
-                expected,
-            }),
-            None => Ok(()),
-        }
+        ConfigError::refuse(self.problem())
     }
 
     /// What [`check`](Self::check) refuses: the variable, its value and

@@ -57,14 +57,7 @@ impl PostgresOptions {
     /// and prefix become parts of SQL statements, so only plain lower-case
     /// names are accepted.
     pub fn check(&self) -> Result<(), ConfigError> {
-        match self.problem() {
-            Some((variable, value, expected)) => Err(ConfigError::Invalid {
-                variable,
-                value,
-                expected,
-            }),
-            None => Ok(()),
-        }
+        ConfigError::refuse(self.problem())
     }
 
     /// What [`check`](Self::check) refuses: the variable, its value and
