@@ -10,6 +10,7 @@
 //! settings.
 
 mod errors;
+mod notify;
 mod options;
 pub(crate) mod outbox;
 mod queries;
@@ -28,11 +29,12 @@ use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::batch::Dispatched;
 use crate::job::{JobDefaults, JobSigner};
 use futures_util::future::BoxFuture;
+use notify::Notifier;
 use schema::Tables;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use wake::Wake;
@@ -60,9 +62,13 @@ struct Inner {
     encoder: JobEncoder,
     /// Made on first use, on the runtime that uses it.
     pool: OnceCell<PgPool>,
+    /// The workers' pool, without waiting for commits to be flushed: see
+    /// [`PostgresDriver::worker_pool`].
+    worker_pool: OnceCell<PgPool>,
     /// Set once the tables are at this build's version.
     ready: std::sync::OnceLock<()>,
     wake: Wake,
+    notifier: Notifier,
 }
 
 impl PostgresDriver {
@@ -76,8 +82,10 @@ impl PostgresDriver {
                 options,
                 encoder: JobEncoder::new(defaults, signer),
                 pool: OnceCell::new(),
+                worker_pool: OnceCell::new(),
                 ready: std::sync::OnceLock::new(),
                 wake: Wake::new(),
+                notifier: Notifier::default(),
             }),
         }
     }
@@ -105,14 +113,42 @@ impl PostgresDriver {
         })
     }
 
+    /// The pool of claims, lease renewals and settles, with the tables at
+    /// this build's version. Its connections commit without waiting for the
+    /// commit to be flushed to disk (`synchronous_commit = off`): only a
+    /// dispatch must be durable when it returns. A server crash may undo
+    /// the last moments (at most about three times `wal_writer_delay`,
+    /// 600 ms by default) of these commits, and each undoing is safe: a
+    /// lost claim leaves the job claimable again, a lost renewal shortens a
+    /// lease, a lost delete or move to the failed store makes the job run
+    /// again, all of which at-least-once delivery allows. A killed worker
+    /// process loses nothing: its commits were made on the server. The
+    /// dispatches, the outbox and the failed store's commands keep the
+    /// durable pool.
+    async fn worker_pool(&self) -> Result<&PgPool, QueueError> {
+        self.pool().await?;
+        let connect = || async {
+            let connect = self.connect_options()?;
+            Ok(self.pool_with(connect.options([("synchronous_commit", "off")])))
+        };
+        self.inner.worker_pool.get_or_try_init(connect).await
+    }
+
     async fn connect(&self) -> Result<PgPool, QueueError> {
+        Ok(self.pool_with(self.connect_options()?))
+    }
+
+    fn connect_options(&self) -> Result<PgConnectOptions, QueueError> {
+        PgConnectOptions::from_str(&self.inner.options.url)
+            .map_err(|e| self.queue_error(self.describe(&e)))
+    }
+
+    fn pool_with(&self, connect: PgConnectOptions) -> PgPool {
         let options = &self.inner.options;
-        let connect = PgConnectOptions::from_str(&options.url)
-            .map_err(|e| self.queue_error(self.describe(&e)))?;
-        Ok(PgPoolOptions::new()
+        PgPoolOptions::new()
             .max_connections(options.pool_size)
             .acquire_timeout(options.timeout)
-            .connect_lazy_with(connect))
+            .connect_lazy_with(connect)
     }
 
     pub(crate) fn describe(&self, error: &sqlx::Error) -> String {
@@ -134,6 +170,11 @@ impl PostgresDriver {
     /// The pool and the tables, for one operation.
     async fn use_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
         Ok((self.pool().await?, &self.inner.tables))
+    }
+
+    /// The workers' pool and the tables, for one claim or settle.
+    async fn use_worker_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
+        Ok((self.worker_pool().await?, &self.inner.tables))
     }
 
     /// The tables, for the outbox.
@@ -180,6 +221,7 @@ impl Driver for PostgresDriver {
             queries::insert_jobs(pool, t, &jobs)
                 .await
                 .map_err(|e| failed(self.error(&e)))?;
+            self.announce(jobs.iter().map(|job| job.queue.as_str()));
             tally.record("postgres");
             Ok(Dispatched { jobs: jobs.len() })
         })
@@ -208,7 +250,7 @@ impl WorkQueue for PostgresDriver {
                 if wanted == 0 {
                     break;
                 }
-                let (pool, t) = self.use_pool().await?;
+                let (pool, t) = self.use_worker_pool().await?;
                 let jobs = queries::claim(pool, t, queue, wanted, worker, lease)
                     .await
                     .map_err(|e| self.error(&e))?;
@@ -224,7 +266,7 @@ impl WorkQueue for PostgresDriver {
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_pool().await?;
+            let (pool, t) = self.use_worker_pool().await?;
             queries::complete(pool, t, job.receipt, worker)
                 .await
                 .map_err(|e| self.error(&e))
@@ -239,7 +281,7 @@ impl WorkQueue for PostgresDriver {
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_pool().await?;
+            let (pool, t) = self.use_worker_pool().await?;
             let settled = queries::requeue(pool, t, job.receipt, worker, delay, 0, error)
                 .await
                 .map_err(|e| self.error(&e))?;
@@ -255,7 +297,7 @@ impl WorkQueue for PostgresDriver {
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_pool().await?;
+            let (pool, t) = self.use_worker_pool().await?;
             queries::fail(pool, t, job.receipt, worker, error)
                 .await
                 .map_err(|e| self.error(&e))
@@ -269,7 +311,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         let interrupted = "interrupted: its worker shut down before it finished";
         Box::pin(async move {
-            let (pool, t) = self.use_pool().await?;
+            let (pool, t) = self.use_worker_pool().await?;
             let settled =
                 queries::requeue(pool, t, job.receipt, worker, Duration::ZERO, 1, interrupted)
                     .await
@@ -286,7 +328,7 @@ impl WorkQueue for PostgresDriver {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<PgClaim>, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_pool().await?;
+            let (pool, t) = self.use_worker_pool().await?;
             queries::extend_leases(pool, t, worker, claims, lease)
                 .await
                 .map_err(|e| self.error(&e))
@@ -313,6 +355,16 @@ impl WorkQueue for PostgresDriver {
 }
 
 impl PostgresDriver {
+    /// Jobs of `queues` were committed by a pool dispatch: wakes this
+    /// process's workers at once (no round trip through the server), and
+    /// has the workers of every process told.
+    fn announce<'a>(&self, queues: impl IntoIterator<Item = &'a str>) {
+        self.inner.wake.wake();
+        if self.inner.notifier.poke(queues) {
+            tokio::spawn(send_notifications(Arc::downgrade(&self.inner)));
+        }
+    }
+
     /// A job this process delayed is due after `delay`: its workers look
     /// then, since no notification announces it.
     fn wake_after(&self, delay: Duration) {
@@ -323,6 +375,29 @@ impl PostgresDriver {
                 inner.wake.wake();
             }
         });
+    }
+}
+
+/// Sends the notifications the driver's dispatches ask for, one statement
+/// at a time, until none is asked for; holds the driver only while it takes
+/// the next queues. A notification that fails is not sent again: workers
+/// find its jobs at their fallback poll.
+async fn send_notifications(inner: Weak<Inner>) {
+    loop {
+        let Some(driver) = inner.upgrade().map(|inner| PostgresDriver { inner }) else {
+            return;
+        };
+        let Some(queues) = driver.inner.notifier.next() else {
+            return;
+        };
+        let (pool, tables) = match driver.use_worker_pool().await {
+            Ok((pool, tables)) => (pool.clone(), tables.clone()),
+            Err(_) => continue,
+        };
+        drop(driver);
+        if let Err(error) = queries::notify(&pool, &tables, &queues).await {
+            tracing::debug!(target: "fastevent", %error, "postgres: a notification was not sent; workers find its jobs at their next poll");
+        }
     }
 }
 
