@@ -62,9 +62,6 @@ struct Inner {
     encoder: JobEncoder,
     /// Made on first use, on the runtime that uses it.
     pool: OnceCell<PgPool>,
-    /// The workers' pool, without waiting for commits to be flushed: see
-    /// [`PostgresDriver::worker_pool`].
-    worker_pool: OnceCell<PgPool>,
     /// Set once the tables are at this build's version.
     ready: std::sync::OnceLock<()>,
     wake: Wake,
@@ -82,7 +79,6 @@ impl PostgresDriver {
                 options,
                 encoder: JobEncoder::new(defaults, signer),
                 pool: OnceCell::new(),
-                worker_pool: OnceCell::new(),
                 ready: std::sync::OnceLock::new(),
                 wake: Wake::new(),
                 notifier: Notifier::default(),
@@ -113,42 +109,14 @@ impl PostgresDriver {
         })
     }
 
-    /// The pool of claims, lease renewals and settles, with the tables at
-    /// this build's version. Its connections commit without waiting for the
-    /// commit to be flushed to disk (`synchronous_commit = off`): only a
-    /// dispatch must be durable when it returns. A server crash may undo
-    /// the last moments (at most about three times `wal_writer_delay`,
-    /// 600 ms by default) of these commits, and each undoing is safe: a
-    /// lost claim leaves the job claimable again, a lost renewal shortens a
-    /// lease, a lost delete or move to the failed store makes the job run
-    /// again, all of which at-least-once delivery allows. A killed worker
-    /// process loses nothing: its commits were made on the server. The
-    /// dispatches, the outbox and the failed store's commands keep the
-    /// durable pool.
-    async fn worker_pool(&self) -> Result<&PgPool, QueueError> {
-        self.pool().await?;
-        let connect = || async {
-            let connect = self.connect_options()?;
-            Ok(self.pool_with(connect.options([("synchronous_commit", "off")])))
-        };
-        self.inner.worker_pool.get_or_try_init(connect).await
-    }
-
     async fn connect(&self) -> Result<PgPool, QueueError> {
-        Ok(self.pool_with(self.connect_options()?))
-    }
-
-    fn connect_options(&self) -> Result<PgConnectOptions, QueueError> {
-        PgConnectOptions::from_str(&self.inner.options.url)
-            .map_err(|e| self.queue_error(self.describe(&e)))
-    }
-
-    fn pool_with(&self, connect: PgConnectOptions) -> PgPool {
         let options = &self.inner.options;
-        PgPoolOptions::new()
+        let connect = PgConnectOptions::from_str(&options.url)
+            .map_err(|e| self.queue_error(self.describe(&e)))?;
+        Ok(PgPoolOptions::new()
             .max_connections(options.pool_size)
             .acquire_timeout(options.timeout)
-            .connect_lazy_with(connect)
+            .connect_lazy_with(connect))
     }
 
     pub(crate) fn describe(&self, error: &sqlx::Error) -> String {
@@ -170,11 +138,6 @@ impl PostgresDriver {
     /// The pool and the tables, for one operation.
     async fn use_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
         Ok((self.pool().await?, &self.inner.tables))
-    }
-
-    /// The workers' pool and the tables, for one claim or settle.
-    async fn use_worker_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
-        Ok((self.worker_pool().await?, &self.inner.tables))
     }
 
     /// The tables, for the outbox.
@@ -250,7 +213,7 @@ impl WorkQueue for PostgresDriver {
                 if wanted == 0 {
                     break;
                 }
-                let (pool, t) = self.use_worker_pool().await?;
+                let (pool, t) = self.use_pool().await?;
                 let jobs = queries::claim(pool, t, queue, wanted, worker, lease)
                     .await
                     .map_err(|e| self.error(&e))?;
@@ -266,7 +229,7 @@ impl WorkQueue for PostgresDriver {
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_worker_pool().await?;
+            let (pool, t) = self.use_pool().await?;
             queries::complete(pool, t, job.receipt, worker)
                 .await
                 .map_err(|e| self.error(&e))
@@ -281,7 +244,7 @@ impl WorkQueue for PostgresDriver {
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_worker_pool().await?;
+            let (pool, t) = self.use_pool().await?;
             let settled = queries::requeue(pool, t, job.receipt, worker, delay, 0, error)
                 .await
                 .map_err(|e| self.error(&e))?;
@@ -297,7 +260,7 @@ impl WorkQueue for PostgresDriver {
         error: &'a str,
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_worker_pool().await?;
+            let (pool, t) = self.use_pool().await?;
             queries::fail(pool, t, job.receipt, worker, error)
                 .await
                 .map_err(|e| self.error(&e))
@@ -311,7 +274,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         let interrupted = "interrupted: its worker shut down before it finished";
         Box::pin(async move {
-            let (pool, t) = self.use_worker_pool().await?;
+            let (pool, t) = self.use_pool().await?;
             let settled =
                 queries::requeue(pool, t, job.receipt, worker, Duration::ZERO, 1, interrupted)
                     .await
@@ -328,7 +291,7 @@ impl WorkQueue for PostgresDriver {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<PgClaim>, QueueError>> {
         Box::pin(async move {
-            let (pool, t) = self.use_worker_pool().await?;
+            let (pool, t) = self.use_pool().await?;
             queries::extend_leases(pool, t, worker, claims, lease)
                 .await
                 .map_err(|e| self.error(&e))
@@ -390,7 +353,7 @@ async fn send_notifications(inner: Weak<Inner>) {
         let Some(queues) = driver.inner.notifier.next() else {
             return;
         };
-        let (pool, tables) = match driver.use_worker_pool().await {
+        let (pool, tables) = match driver.use_pool().await {
             Ok((pool, tables)) => (pool.clone(), tables.clone()),
             Err(_) => continue,
         };

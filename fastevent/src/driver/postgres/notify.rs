@@ -9,11 +9,11 @@
 //! returns. Dispatches that notify therefore commit one after the other,
 //! each waiting for its own flush, and group commit cannot batch them.
 //! Inserts without the notification are flushed together; the
-//! notification goes out afterwards in a transaction of its own, on the
-//! workers' pool whose commits do not wait for the flush (a notification
-//! need not survive a crash), so the lock is held briefly, by one
-//! statement per driver at a time; the queues of the dispatches that
-//! arrive meanwhile are gathered for the next one.
+//! notification goes out afterwards in a transaction of its own, one
+//! statement per driver at a time, so that the lock is held by one
+//! dispatching driver's commit at a time instead of by every dispatch; the
+//! queues of the dispatches that arrive meanwhile are gathered for the
+//! next one.
 //!
 //! If the process dies between an insert and its notification, the
 //! workers of other processes find the job at their fallback poll (a

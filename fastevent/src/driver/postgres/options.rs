@@ -25,9 +25,7 @@ use std::time::Duration;
 pub struct PostgresOptions {
     /// The database (`FASTEVENT_POSTGRES_URL`, else `DATABASE_URL`).
     pub url: String,
-    /// Connections in each of the driver's two pools
-    /// (`FASTEVENT_POSTGRES_POOL`): one for dispatches and the failed
-    /// store's commands, one for the workers' claims and settles.
+    /// Connections in the pool (`FASTEVENT_POSTGRES_POOL`).
     pub pool_size: u32,
     /// The schema of the tables (`FASTEVENT_POSTGRES_SCHEMA`), created if
     /// missing.
