@@ -10,6 +10,7 @@
 //! settings.
 
 mod errors;
+mod notify;
 mod options;
 pub(crate) mod outbox;
 mod queries;
@@ -28,11 +29,12 @@ use super::{Driver, DriverError, JobBatch, JobEncoder};
 use crate::batch::Dispatched;
 use crate::job::{JobDefaults, JobSigner};
 use futures_util::future::BoxFuture;
+use notify::Notifier;
 use schema::Tables;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use wake::Wake;
@@ -63,6 +65,7 @@ struct Inner {
     /// Set once the tables are at this build's version.
     ready: std::sync::OnceLock<()>,
     wake: Wake,
+    notifier: Notifier,
 }
 
 impl PostgresDriver {
@@ -78,6 +81,7 @@ impl PostgresDriver {
                 pool: OnceCell::new(),
                 ready: std::sync::OnceLock::new(),
                 wake: Wake::new(),
+                notifier: Notifier::default(),
             }),
         }
     }
@@ -180,6 +184,7 @@ impl Driver for PostgresDriver {
             queries::insert_jobs(pool, t, &jobs)
                 .await
                 .map_err(|e| failed(self.error(&e)))?;
+            self.announce(jobs.iter().map(|job| job.queue.as_str()));
             tally.record("postgres");
             Ok(Dispatched { jobs: jobs.len() })
         })
@@ -313,6 +318,16 @@ impl WorkQueue for PostgresDriver {
 }
 
 impl PostgresDriver {
+    /// Jobs of `queues` were committed by a pool dispatch: wakes this
+    /// process's workers at once (no round trip through the server), and
+    /// has the workers of every process told.
+    fn announce<'a>(&self, queues: impl IntoIterator<Item = &'a str>) {
+        self.inner.wake.wake();
+        if self.inner.notifier.poke(queues) {
+            tokio::spawn(send_notifications(Arc::downgrade(&self.inner)));
+        }
+    }
+
     /// A job this process delayed is due after `delay`: its workers look
     /// then, since no notification announces it.
     fn wake_after(&self, delay: Duration) {
@@ -323,6 +338,29 @@ impl PostgresDriver {
                 inner.wake.wake();
             }
         });
+    }
+}
+
+/// Sends the notifications the driver's dispatches ask for, one statement
+/// at a time, until none is asked for; holds the driver only while it takes
+/// the next queues. A notification that fails is not sent again: workers
+/// find its jobs at their fallback poll.
+async fn send_notifications(inner: Weak<Inner>) {
+    loop {
+        let Some(driver) = inner.upgrade().map(|inner| PostgresDriver { inner }) else {
+            return;
+        };
+        let Some(queues) = driver.inner.notifier.next() else {
+            return;
+        };
+        let (pool, tables) = match driver.use_pool().await {
+            Ok((pool, tables)) => (pool.clone(), tables.clone()),
+            Err(_) => continue,
+        };
+        drop(driver);
+        if let Err(error) = queries::notify(&pool, &tables, &queues).await {
+            tracing::debug!(target: "fastevent", %error, "postgres: a notification was not sent; workers find its jobs at their next poll");
+        }
     }
 }
 

@@ -12,46 +12,64 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::time::Duration;
 
-/// Inserts `jobs` and tells the listening workers of their queues, in one
-/// statement: on its own it commits at once; inside a transaction, the
-/// notification is sent when it commits, and not at all if it rolls back.
+/// Inserts `jobs`, and nothing else: the pool path, whose statement
+/// commits at once; the driver tells the workers afterwards (see
+/// `notify.rs` for why not in this statement).
 pub(super) async fn insert_jobs(
     pool: &PgPool,
     t: &Tables,
     jobs: &[EncodedJob],
 ) -> Result<(), sqlx::Error> {
     let sql = insert_sql(t);
-    insert(&sql, t, jobs).execute(pool).await.map(drop)
+    insert(&sql, jobs).execute(pool).await.map(drop)
 }
 
-/// [`insert_jobs`] on a connection of the application's, inside its
-/// transaction.
+/// Inserts `jobs` on a connection of the application's, inside its
+/// transaction, and tells the listening workers of their queues in the
+/// same statement: the notification is sent when the transaction commits,
+/// and not at all if it rolls back.
 pub(super) async fn insert_jobs_on(
     connection: &mut PgConnection,
     t: &Tables,
     jobs: &[EncodedJob],
 ) -> Result<(), sqlx::Error> {
-    let sql = insert_sql(t);
-    insert(&sql, t, jobs).execute(connection).await.map(drop)
+    let sql = format!(
+        "WITH inserted AS ({} RETURNING queue)
+         SELECT pg_notify($8, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues",
+        insert_sql(t)
+    );
+    insert(&sql, jobs)
+        .bind(&t.channel)
+        .execute(connection)
+        .await
+        .map(drop)
+}
+
+/// Tells the workers listening on `t`'s channel that `queues` have jobs:
+/// one statement, which commits at once.
+pub(super) async fn notify(
+    pool: &PgPool,
+    t: &Tables,
+    queues: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue")
+        .bind(&t.channel)
+        .bind(queues)
+        .execute(pool)
+        .await
+        .map(drop)
 }
 
 fn insert_sql(t: &Tables) -> String {
     format!(
-        "WITH inserted AS (
-            INSERT INTO {jobs} (job_id, queue, event, listener, body, signature, max_attempts)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                 $5::bytea[], $6::text[], $7::int4[])
-            RETURNING queue)
-         SELECT pg_notify($8, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues",
+        "INSERT INTO {jobs} (job_id, queue, event, listener, body, signature, max_attempts)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                              $5::bytea[], $6::text[], $7::int4[])",
         jobs = t.jobs
     )
 }
 
-fn insert<'q>(
-    sql: &'q str,
-    t: &'q Tables,
-    jobs: &[EncodedJob],
-) -> Query<'q, Postgres, PgArguments> {
+fn insert<'q>(sql: &'q str, jobs: &[EncodedJob]) -> Query<'q, Postgres, PgArguments> {
     let column = |f: fn(&EncodedJob) -> String| jobs.iter().map(f).collect::<Vec<_>>();
     sqlx::query(sql)
         .bind(column(|j| j.id.clone()))
@@ -65,7 +83,6 @@ fn insert<'q>(
                 .map(|j| j.max_attempts as i32)
                 .collect::<Vec<_>>(),
         )
-        .bind(&t.channel)
 }
 
 /// Claims up to `limit` ready jobs of `queue` (or jobs whose lease ran
