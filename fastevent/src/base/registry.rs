@@ -366,7 +366,7 @@ pub struct RegistryError {
 ///         lines.push(format!("{} -> {}", registered.event.name, listener.name));
 ///     }
 /// }
-/// assert_eq!(lines, ["backup_finished -> record_backup"]);
+/// assert!(lines.contains(&"backup_finished -> record_backup".to_string()));
 /// ```
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -402,7 +402,7 @@ pub fn registry() -> &'static Registry {
 ///
 /// fn main() -> Result<(), fastevent::registry::RegistryError> {
 ///     let registry = fastevent::check()?;
-///     assert_eq!(registry.events().len(), 1);
+///     assert!(registry.events().iter().any(|e| e.event.name == "plan_upgraded"));
 ///     Ok(())
 /// }
 /// ```

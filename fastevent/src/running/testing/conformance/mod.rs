@@ -150,7 +150,7 @@ pub async fn drain(queue: &Queue) -> crate::worker::WorkerReport {
 /// test file, with an expression that gives a [`Target`] (a block that
 /// returns early skips every test, e.g. when no server is configured):
 ///
-/// ```ignore
+/// ```text
 /// struct MyQueue;
 /// impl fastevent::testing::conformance::Target for MyQueue { /* ... */ }
 ///
