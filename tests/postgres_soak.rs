@@ -288,32 +288,31 @@ async fn check(driver: &PostgresDriver, total: u64, samples: &[Sample], after: &
 }
 
 /// Every job leaves dead row versions in the table and its indexes until
-/// autovacuum (which visits a database once a minute by default) frees
-/// their space for reuse; so at a steady rate the table grows for about
-/// one visit's worth of jobs, then holds (its size follows the rate: an
-/// unpaced run grew from 17 to 43 MiB as the machine got faster). The
-/// steady state is the largest size seen up to the table's second
-/// autovacuum (a full cycle of growth and reuse); every later size, and
-/// the size at the end, must stay within twice that. A table that is
-/// never vacuumed, or whose space is not reused, grows with every job and
-/// passes twice its size after a cycle within the next two.
+/// autovacuum frees their space for reuse; so at a steady rate the table
+/// grows for about one visit's worth of jobs, then holds (its size follows
+/// the rate: an unpaced run grew from 17 to 43 MiB as the machine got
+/// faster). The steady state is the largest size in the first half of the
+/// run, which must hold two autovacuum visits at least; every later size,
+/// and the size at the end, must stay within 1.75 times that. A table
+/// whose space is never reused grows with the jobs: at the end it is twice
+/// its size at half time. (The first version of this check took the
+/// largest size up to the second visit; with visits every 5 s, as CI runs
+/// it, that came before the table reached its working size: 1.63 MiB,
+/// against 2.15 by half time and 3.40 at most later.)
 fn check_bounded(samples: &[Sample], after: &Sample) {
-    let Some(cycle) = samples.iter().position(|s| s.autovacuums >= 2) else {
-        panic!(
-            "the table was autovacuumed {} time(s) during the run: too short to judge (raise {JOBS_ENV})",
-            after.autovacuums
-        );
-    };
-    let steady = samples[..=cycle]
-        .iter()
-        .map(|s| s.total_bytes)
-        .max()
-        .unwrap();
-    let later = samples[cycle + 1..].iter().chain([after]);
+    let half = after.seconds / 2.0;
+    let first_half: Vec<&Sample> = samples.iter().filter(|s| s.seconds <= half).collect();
+    let visits = first_half.last().map_or(0, |s| s.autovacuums);
+    assert!(
+        visits >= 2,
+        "the table was autovacuumed {visits} time(s) in the first half of the run: too short to judge (raise {JOBS_ENV})"
+    );
+    let steady = first_half.iter().map(|s| s.total_bytes).max().unwrap();
+    let later = samples.iter().filter(|s| s.seconds > half).chain([after]);
     let largest = later.map(|s| s.total_bytes).max().unwrap();
     let mib = |bytes: i64| bytes as f64 / 1048576.0;
     println!(
-        "soak: steady state {:.2} MiB (largest up to the 2nd autovacuum); largest after it {:.2} MiB ({:.2}x); \
+        "soak: steady state {:.2} MiB (largest in the first half, {visits} autovacuums); largest after it {:.2} MiB ({:.2}x); \
          at the end {:.2} MiB",
         mib(steady),
         mib(largest),
@@ -321,8 +320,8 @@ fn check_bounded(samples: &[Sample], after: &Sample) {
         mib(after.total_bytes)
     );
     assert!(
-        largest <= 2 * steady,
-        "the job table grew to {:.2} MiB, more than twice its steady state of {:.2} MiB",
+        largest * 4 <= steady * 7,
+        "the job table grew to {:.2} MiB, more than 1.75 times its steady state of {:.2} MiB",
         mib(largest),
         mib(steady)
     );
