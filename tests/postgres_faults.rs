@@ -140,7 +140,7 @@ async fn tables_of_an_older_version_are_migrated_and_keep_their_jobs() {
     let version: i32 = fastevent::driver::postgres::sqlx::query_scalar(&format!(
         "SELECT version FROM {schema}.fastevent_schema_version"
     ))
-    .fetch_one(pool)
+    .fetch_one(&pool)
     .await
     .unwrap();
     assert_eq!(version, 2);

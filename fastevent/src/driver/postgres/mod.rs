@@ -14,6 +14,7 @@ mod notify;
 mod options;
 pub(crate) mod outbox;
 mod queries;
+mod runtime;
 mod schema;
 mod wake;
 
@@ -30,13 +31,13 @@ use crate::batch::Dispatched;
 use crate::job::{JobDefaults, JobSigner};
 use futures_util::future::BoxFuture;
 use notify::Notifier;
+use runtime::PerRuntime;
 use schema::Tables;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use wake::Wake;
 
 /// What [`PostgresDriver`]'s settles take: the job's row and the claim's
@@ -60,8 +61,9 @@ struct Inner {
     options: PostgresOptions,
     tables: Tables,
     encoder: JobEncoder,
-    /// Made on first use, on the runtime that uses it.
-    pool: OnceCell<PgPool>,
+    /// Made on first use, on the runtime that uses it, and again on a
+    /// later runtime once that one has ended.
+    pool: PerRuntime<PgPool>,
     /// Set once the tables are at this build's version.
     ready: std::sync::OnceLock<()>,
     wake: Wake,
@@ -78,7 +80,7 @@ impl PostgresDriver {
                 tables: Tables::new(&options),
                 options,
                 encoder: JobEncoder::new(defaults, signer),
-                pool: OnceCell::new(),
+                pool: PerRuntime::new(),
                 ready: std::sync::OnceLock::new(),
                 wake: Wake::new(),
                 notifier: Notifier::default(),
@@ -91,25 +93,22 @@ impl PostgresDriver {
         &self.inner.options
     }
 
-    /// The connection pool, with the tables at this build's version.
-    pub fn pool(&self) -> BoxFuture<'_, Result<&PgPool, QueueError>> {
-        // Boxed: the schema's statements borrow a pooled connection, and
-        // rustc cannot prove an unboxed future of them `Send` for every
-        // lifetime the callers' boxed futures need.
-        Box::pin(async move {
-            let pool = self.inner.pool.get_or_try_init(|| self.connect()).await?;
-            if self.inner.ready.get().is_none() {
-                let mut connection = pool.acquire().await.map_err(|e| self.error(&e))?;
-                schema::ensure(&mut connection, &self.inner.tables, &self.inner.options)
-                    .await
-                    .map_err(|message| self.queue_error(message))?;
-                let _ = self.inner.ready.set(());
-            }
-            Ok(pool)
-        })
+    /// The connection pool of the current runtime, with the tables at
+    /// this build's version.
+    pub async fn pool(&self) -> Result<PgPool, QueueError> {
+        let pool = self.inner.pool.get_or_make(|| self.connect())?;
+        if self.inner.ready.get().is_none() {
+            let mut connection = pool.acquire().await.map_err(|e| self.error(&e))?;
+            schema::ensure(&mut connection, &self.inner.tables, &self.inner.options)
+                .await
+                .map_err(|message| self.queue_error(message))?;
+            let _ = self.inner.ready.set(());
+        }
+        Ok(pool)
     }
 
-    async fn connect(&self) -> Result<PgPool, QueueError> {
+    /// A pool that connects when first used.
+    fn connect(&self) -> Result<PgPool, QueueError> {
         let options = &self.inner.options;
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|e| self.queue_error(self.describe(&e)))?;
@@ -136,7 +135,7 @@ impl PostgresDriver {
     }
 
     /// The pool and the tables, for one operation.
-    async fn use_pool(&self) -> Result<(&PgPool, &Tables), QueueError> {
+    async fn use_pool(&self) -> Result<(PgPool, &Tables), QueueError> {
         Ok((self.pool().await?, &self.inner.tables))
     }
 
@@ -159,7 +158,7 @@ impl PostgresDriver {
             t.jobs, t.failed, t.version
         );
         let (pool, _) = self.use_pool().await?;
-        let dropped = sqlx::Executor::execute(pool, sql.as_str()).await;
+        let dropped = sqlx::Executor::execute(&pool, sql.as_str()).await;
         dropped.map(drop).map_err(|e| self.error(&e))
     }
 }
@@ -181,7 +180,7 @@ impl Driver for PostgresDriver {
             };
             let tally = self.inner.encoder.tally(&jobs);
             let (pool, t) = self.use_pool().await.map_err(failed)?;
-            queries::insert_jobs(pool, t, &jobs)
+            queries::insert_jobs(&pool, t, &jobs)
                 .await
                 .map_err(|e| failed(self.error(&e)))?;
             self.announce(jobs.iter().map(|job| job.queue.as_str()));
@@ -214,7 +213,7 @@ impl WorkQueue for PostgresDriver {
                     break;
                 }
                 let (pool, t) = self.use_pool().await?;
-                let jobs = queries::claim(pool, t, queue, wanted, worker, lease)
+                let jobs = queries::claim(&pool, t, queue, wanted, worker, lease)
                     .await
                     .map_err(|e| self.error(&e))?;
                 claimed.extend(jobs);
@@ -230,7 +229,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::complete(pool, t, job.receipt, worker)
+            queries::complete(&pool, t, job.receipt, worker)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -245,7 +244,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            let settled = queries::requeue(pool, t, job.receipt, worker, delay, 0, error)
+            let settled = queries::requeue(&pool, t, job.receipt, worker, delay, 0, error)
                 .await
                 .map_err(|e| self.error(&e))?;
             self.wake_after(delay);
@@ -261,7 +260,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Settled, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::fail(pool, t, job.receipt, worker, error)
+            queries::fail(&pool, t, job.receipt, worker, error)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -275,10 +274,17 @@ impl WorkQueue for PostgresDriver {
         let interrupted = "interrupted: its worker shut down before it finished";
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            let settled =
-                queries::requeue(pool, t, job.receipt, worker, Duration::ZERO, 1, interrupted)
-                    .await
-                    .map_err(|e| self.error(&e))?;
+            let settled = queries::requeue(
+                &pool,
+                t,
+                job.receipt,
+                worker,
+                Duration::ZERO,
+                1,
+                interrupted,
+            )
+            .await
+            .map_err(|e| self.error(&e))?;
             self.inner.wake.wake();
             Ok(settled)
         })
@@ -292,7 +298,7 @@ impl WorkQueue for PostgresDriver {
     ) -> BoxFuture<'a, Result<Vec<PgClaim>, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::extend_leases(pool, t, worker, claims, lease)
+            queries::extend_leases(&pool, t, worker, claims, lease)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -303,7 +309,7 @@ impl WorkQueue for PostgresDriver {
             match self.pool().await {
                 Ok(pool) => {
                     let channel = &self.inner.tables.channel;
-                    self.inner.wake.wait(pool, channel, worker, at_most).await;
+                    self.inner.wake.wait(&pool, channel, worker, at_most).await;
                 }
                 // The next claim reports the error; meanwhile, no hot loop.
                 Err(_) => tokio::time::sleep(at_most).await,
@@ -324,7 +330,13 @@ impl PostgresDriver {
     fn announce<'a>(&self, queues: impl IntoIterator<Item = &'a str>) {
         self.inner.wake.wake();
         if self.inner.notifier.poke(queues) {
-            tokio::spawn(send_notifications(Arc::downgrade(&self.inner)));
+            // The guard is in the future from the start: a task dropped
+            // before its first poll drops it too.
+            let sending = Sending {
+                inner: Arc::downgrade(&self.inner),
+                done: false,
+            };
+            tokio::spawn(send_notifications(sending));
         }
     }
 
@@ -345,16 +357,18 @@ impl PostgresDriver {
 /// at a time, until none is asked for; holds the driver only while it takes
 /// the next queues. A notification that fails is not sent again: workers
 /// find its jobs at their fallback poll.
-async fn send_notifications(inner: Weak<Inner>) {
+async fn send_notifications(mut sending: Sending) {
+    let inner = sending.inner.clone();
     loop {
         let Some(driver) = inner.upgrade().map(|inner| PostgresDriver { inner }) else {
             return;
         };
         let Some(queues) = driver.inner.notifier.next() else {
+            sending.done = true;
             return;
         };
         let (pool, tables) = match driver.use_pool().await {
-            Ok((pool, tables)) => (pool.clone(), tables.clone()),
+            Ok((pool, tables)) => (pool, tables.clone()),
             Err(_) => continue,
         };
         drop(driver);
@@ -364,18 +378,34 @@ async fn send_notifications(inner: Weak<Inner>) {
     }
 }
 
+/// The running sender of [`send_notifications`]. A sender dropped before
+/// it is done (its runtime ended, even before it first ran) says so, so that the next dispatch
+/// starts another instead of waiting for it forever.
+struct Sending {
+    inner: Weak<Inner>,
+    done: bool,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade().filter(|_| !self.done) {
+            inner.notifier.abandoned();
+        }
+    }
+}
+
 impl QueueAdmin for PostgresDriver {
     fn depth(&self) -> BoxFuture<'_, Result<Vec<QueueDepth>, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::depth(pool, t).await.map_err(|e| self.error(&e))
+            queries::depth(&pool, t).await.map_err(|e| self.error(&e))
         })
     }
 
     fn failed_jobs(&self, limit: usize) -> BoxFuture<'_, Result<Vec<FailedJob>, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::failed_jobs(pool, t, limit)
+            queries::failed_jobs(&pool, t, limit)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -384,7 +414,7 @@ impl QueueAdmin for PostgresDriver {
     fn failed_job(&self, id: i64) -> BoxFuture<'_, Result<Option<FailedJob>, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::failed_job(pool, t, id)
+            queries::failed_job(&pool, t, id)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -393,7 +423,7 @@ impl QueueAdmin for PostgresDriver {
     fn retry_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::retry_failed(pool, t, which)
+            queries::retry_failed(&pool, t, which)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -402,7 +432,7 @@ impl QueueAdmin for PostgresDriver {
     fn forget_failed(&self, which: Selection) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::forget_failed(pool, t, which)
+            queries::forget_failed(&pool, t, which)
                 .await
                 .map_err(|e| self.error(&e))
         })
@@ -411,7 +441,7 @@ impl QueueAdmin for PostgresDriver {
     fn failed_count(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(async move {
             let (pool, t) = self.use_pool().await?;
-            queries::failed_count(pool, t)
+            queries::failed_count(&pool, t)
                 .await
                 .map_err(|e| self.error(&e))
         })

@@ -61,6 +61,12 @@ impl Notifier {
         Some(std::mem::take(&mut state.queues).into_iter().collect())
     }
 
+    /// The sender was dropped before it was done: the next poke starts
+    /// another, which sends what this one had not taken.
+    pub(super) fn abandoned(&self) {
+        self.state().sending = false;
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -80,5 +86,14 @@ mod tests {
         assert_eq!(notifier.next(), Some(vec!["a".to_string(), "b".into()]));
         assert_eq!(notifier.next(), None, "nothing new: the sender stops");
         assert!(notifier.poke(["c"]), "the next poke starts another");
+    }
+
+    #[test]
+    fn a_sender_dropped_before_it_was_done_lets_the_next_poke_start_another() {
+        let notifier = Notifier::default();
+        assert!(notifier.poke(["a"]));
+        notifier.abandoned();
+        assert!(notifier.poke(["b"]), "no sender runs any more");
+        assert_eq!(notifier.next(), Some(vec!["a".to_string(), "b".into()]));
     }
 }

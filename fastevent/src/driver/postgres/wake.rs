@@ -69,10 +69,11 @@ impl Wake {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts the listening task, once.
+    /// Starts the listening task, once, and again when the runtime it ran
+    /// on has ended (its tasks end with it).
     fn listen(&self, pool: &PgPool, channel: &str) {
         let mut listener = self.listener.lock().unwrap_or_else(|e| e.into_inner());
-        if listener.is_none() {
+        if listener.as_ref().is_none_or(AbortHandle::is_finished) {
             let task = tokio::spawn(listen(
                 pool.clone(),
                 channel.to_string(),
