@@ -2,6 +2,8 @@
 //! one at start-up.
 
 use crate::error::ConfigError;
+use sqlx::postgres::PgConnectOptions;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Where and how the `postgres` driver keeps its jobs.
@@ -88,6 +90,12 @@ impl PostgresOptions {
             let expected = "a postgres:// or postgresql:// URL".to_string();
             return Some(("FASTEVENT_POSTGRES_URL", masked(&self.url), expected));
         }
+        // Read here, not at the first dispatch: a port or `sslmode` sqlx
+        // cannot read is a setting to fix before the service starts.
+        if let Err(error) = PgConnectOptions::from_str(&self.url) {
+            let expected = format!("a postgres:// URL sqlx can read ({error})");
+            return Some(("FASTEVENT_POSTGRES_URL", masked(&self.url), expected));
+        }
         None
     }
 }
@@ -152,5 +160,28 @@ mod tests {
         options.url = "postgresql://x".into();
         options.pool_size = 0;
         assert_eq!(options.problem().unwrap().0, "FASTEVENT_POSTGRES_POOL");
+    }
+
+    #[test]
+    fn a_url_sqlx_cannot_read_is_refused_at_start_up_with_its_reason() {
+        for bad in [
+            "postgres://app:s3cret@db:notaport/app",
+            "postgres://app@db/app?sslmode=sometimes",
+        ] {
+            let (variable, value, expected) = PostgresOptions::new(bad).problem().unwrap();
+            assert_eq!(variable, "FASTEVENT_POSTGRES_URL");
+            assert!(!value.contains("s3cret"), "{value}");
+            assert!(
+                expected.contains("a postgres:// URL sqlx can read ("),
+                "{expected}"
+            );
+            assert!(!expected.contains("s3cret"), "{expected}");
+            println!("{variable}={value}: expected {expected}");
+        }
+        assert!(
+            PostgresOptions::new("postgres://app@db:5432/app?sslmode=require")
+                .problem()
+                .is_none()
+        );
     }
 }
