@@ -8,7 +8,7 @@ mod postgres_support;
 use fastevent::driver::durable::WorkQueue;
 use fastevent::driver::postgres::sqlx::{self, Connection, PgConnection};
 use fastevent::{Event, listener};
-use postgres_support::{DropSchema, url};
+use postgres_support::{DropSchema, claim_all, url, woken_after};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -73,20 +73,13 @@ async fn a_listening_connection_the_server_killed_is_made_again() {
         "listener {killed:?} killed, {remade:?} after {:?}",
         started.elapsed()
     );
-    let queues = vec!["default".to_string()];
-    let claimed = worker.claim(&queues, 10, "w1", Duration::from_secs(30));
-    assert!(claimed.await.unwrap().is_empty());
+    assert_eq!(claim_all(&worker).await, 0);
     let other = postgres_support::driver(&url, &schema, None);
-    let dispatch = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let dispatch = async move {
         fastevent::dispatch_to(&other, Rang { n: 1 }).await.unwrap();
         other
-    });
-    let started = Instant::now();
-    worker.wait_for_jobs("w1", Duration::from_secs(20)).await;
-    let took = started.elapsed();
-    drop(dispatch.await.unwrap());
-    println!("woken {took:?} after it started waiting (the dispatch came at 300 ms)");
+    };
+    let took = woken_after(&worker, dispatch).await;
     assert!(
         took < Duration::from_secs(5),
         "the worker slept {took:?}: no notification reached it"

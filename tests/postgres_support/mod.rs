@@ -81,3 +81,34 @@ impl Drop for DropSchema {
         }
     }
 }
+
+/// Claims every ready job (ten at most) for worker `w1` of `driver`, as a
+/// worker does before it waits, and says how many it took.
+pub async fn claim_all(driver: &PostgresDriver) -> usize {
+    use fastevent::driver::durable::WorkQueue;
+    let queues = vec!["default".to_string()];
+    let claimed = driver.claim(&queues, 10, "w1", Duration::from_secs(30));
+    claimed.await.unwrap().len()
+}
+
+/// How long worker `w1` of `driver`, idle after [`claim_all`], waits for
+/// jobs (20 s at most) while `dispatch` runs 300 ms after it began. What
+/// `dispatch` returns (its driver) is kept until the wait is over: a
+/// driver dropped at once might not send its notification.
+pub async fn woken_after<F, T>(driver: &PostgresDriver, dispatch: F) -> Duration
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    use fastevent::driver::durable::WorkQueue;
+    let dispatch = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        dispatch.await
+    });
+    let started = std::time::Instant::now();
+    driver.wait_for_jobs("w1", Duration::from_secs(20)).await;
+    let took = started.elapsed();
+    drop(dispatch.await.unwrap());
+    println!("woken {took:?} after it began waiting (the dispatch at 300 ms)");
+    took
+}
