@@ -14,15 +14,16 @@
 use fastevent::driver::Driver;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::job::JobDefaults;
-use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};
 
 mod amqp_support;
+mod chaos_support;
+
+use amqp_support::{URL_ENV, url};
+use chaos_support::{WorkerProcesses, record, work_until_terminated};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,22 +46,11 @@ pub struct RecordChaosJob;
 #[listener(on = ChaosJob, tries = 5, backoff = "50ms")]
 impl RecordChaosJob {
     async fn handle(&self, job: &ChaosJob) -> Result<(), std::io::Error> {
+        record(DIR_ENV, &format!("+{}", job.n))?;
         tokio::time::sleep(Duration::from_millis(job.millis)).await;
-        // One file per worker process, one line per handled job, written
-        // when the job is done: a job killed mid-way leaves no line.
-        if let Some(dir) = std::env::var_os(DIR_ENV) {
-            let path = Path::new(&dir).join(format!("{}.log", std::process::id()));
-            let mut file = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(path)?;
-            file.write_all(format!("{}\n", job.n).as_bytes())?;
-        }
-        Ok(())
+        record(DIR_ENV, &job.n.to_string())
     }
 }
-
-use amqp_support::{URL_ENV, url};
 
 fn driver(url: &str, prefix: &str) -> AmqpDriver {
     let options = AmqpOptions {
@@ -74,97 +64,41 @@ fn driver(url: &str, prefix: &str) -> AmqpDriver {
     AmqpDriver::new(options, JobDefaults::default(), None)
 }
 
-/// A chaos run: its queues, its record files, its worker processes.
+/// A chaos run: its queues and its worker processes with their record
+/// files.
 struct Run {
-    url: String,
     prefix: String,
-    dir: PathBuf,
-    workers: Vec<Child>,
-    /// Dropped after `drop` stopped the workers: deletes the run's queues.
+    workers: WorkerProcesses,
+    /// Dropped after the workers were killed: deletes the run's queues.
     _tidy: amqp_support::Tidy,
 }
 
 impl Run {
     fn new(url: String, name: &str) -> Self {
         let prefix = amqp_support::fresh_prefix(&format!("chaos-{name}"));
-        let dir = std::env::temp_dir().join(&prefix);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let env = [(CHILD_ENV, "1"), (URL_ENV, &url), (PREFIX_ENV, &prefix)];
         Self {
+            workers: WorkerProcesses::new(&prefix, DIR_ENV, &env),
             _tidy: amqp_support::Tidy::new(&url, &prefix),
-            url,
             prefix,
-            dir,
-            workers: Vec::new(),
-        }
-    }
-
-    fn spawn_worker(&mut self) {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "chaos_worker", "--nocapture"])
-            .env(CHILD_ENV, "1")
-            .env(URL_ENV, &self.url)
-            .env(PREFIX_ENV, &self.prefix)
-            .env(DIR_ENV, &self.dir)
-            .spawn()
-            .unwrap();
-        self.workers.push(child);
-    }
-
-    /// Job number -> times handled, and jobs per worker process.
-    fn handled(&self) -> (BTreeMap<u64, u32>, BTreeMap<String, u64>) {
-        let mut counts = BTreeMap::new();
-        let mut per_worker = BTreeMap::new();
-        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let worker = entry.file_name().to_string_lossy().into_owned();
-            for n in text.lines().filter_map(|l| l.trim().parse::<u64>().ok()) {
-                *counts.entry(n).or_insert(0) += 1;
-                *per_worker.entry(worker.clone()).or_insert(0) += 1;
-            }
-        }
-        (counts, per_worker)
-    }
-
-    /// Waits until every job of `accepted` was handled, or `limit` passes;
-    /// returns the ones never handled.
-    async fn wait_handled(&self, accepted: &BTreeSet<u64>, limit: Duration) -> Vec<u64> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (counts, _) = self.handled();
-            let missing: Vec<u64> = accepted
-                .iter()
-                .filter(|n| !counts.contains_key(n))
-                .copied()
-                .collect();
-            if missing.is_empty() || Instant::now() > deadline {
-                return missing;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     fn report(&self, label: &str, accepted: &BTreeSet<u64>, refused: usize) -> u32 {
-        let (counts, per_worker) = self.handled();
+        let (counts, per_worker) = self.workers.handled();
+        let per_worker: BTreeMap<u32, usize> = per_worker
+            .iter()
+            .map(|(pid, jobs)| (*pid, jobs.len()))
+            .collect();
         let duplicates: u32 = counts.values().map(|c| c - 1).sum();
         let unexpected = counts.keys().filter(|n| !accepted.contains(n)).count();
         println!(
             "{label}: {} dispatched Ok, {refused} dispatch errors, {} handled, {duplicates} duplicate run(s), \
-             {unexpected} handled though their dispatch failed; per worker process: {per_worker:?}",
+             {unexpected} handled though their dispatch failed; jobs per worker process: {per_worker:?}",
             accepted.len(),
             counts.len(),
         );
         duplicates
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        for child in &mut self.workers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -235,7 +169,7 @@ async fn broker_restart_and_a_killed_worker_lose_no_dispatched_job() {
     let driver = Arc::new(driver(&url, &run.prefix));
     driver.declare("default").await.unwrap();
     for _ in 0..3 {
-        run.spawn_worker();
+        run.workers.spawn();
     }
 
     let start = Instant::now();
@@ -260,20 +194,12 @@ async fn broker_restart_and_a_killed_worker_lose_no_dispatched_job() {
     // runs 4 at a time, and the workers are nearly saturated: it is busy),
     // and a new one in its place.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let victim = run.workers.remove(0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(victim.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let mut victim = victim;
-    let _ = victim.wait();
+    let (pid, running) = run.workers.kill_first_mid_job();
     println!(
-        "chaos: worker {} killed at {:?}",
-        victim.id(),
+        "chaos: worker {pid} killed at {:?} while it ran job(s) {running:?}",
         start.elapsed()
     );
-    run.spawn_worker();
+    run.workers.spawn();
 
     let (accepted, refused, first_error) = dispatching.await.unwrap();
     if let Some(error) = &first_error {
@@ -283,7 +209,10 @@ async fn broker_restart_and_a_killed_worker_lose_no_dispatched_job() {
             "a dispatch error names the broker, without its password: {error}"
         );
     }
-    let missing = run.wait_handled(&accepted, Duration::from_secs(120)).await;
+    let missing = run
+        .workers
+        .wait_handled(&accepted, Duration::from_secs(120))
+        .await;
     run.report("chaos", &accepted, refused);
     assert!(
         accepted.len() > 500,
@@ -296,6 +225,17 @@ async fn broker_restart_and_a_killed_worker_lose_no_dispatched_job() {
         missing.len(),
         &missing[..missing.len().min(20)]
     );
+    // Unacknowledged when their worker died: the broker delivers them again.
+    let (_, per_worker) = run.workers.handled();
+    for n in running {
+        let by: Vec<u32> = per_worker
+            .iter()
+            .filter(|(other, jobs)| **other != pid && jobs.contains(&n))
+            .map(|(other, _)| *other)
+            .collect();
+        println!("chaos: job {n}, killed mid-way, handled again by worker(s) {by:?}");
+        assert!(!by.is_empty(), "job {n} of the killed worker runs again");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,7 +246,7 @@ async fn several_worker_processes_share_one_queue() {
     let driver = Arc::new(driver(&url, &run.prefix));
     driver.declare("default").await.unwrap();
     for _ in 0..3 {
-        run.spawn_worker();
+        run.workers.spawn();
     }
     let (accepted, refused, first_error) = dispatch_until(
         driver,
@@ -317,11 +257,14 @@ async fn several_worker_processes_share_one_queue() {
     )
     .await;
     assert_eq!(refused, 0, "{first_error:?}");
-    let missing = run.wait_handled(&accepted, Duration::from_secs(60)).await;
+    let missing = run
+        .workers
+        .wait_handled(&accepted, Duration::from_secs(60))
+        .await;
     let duplicates = run.report("share", &accepted, refused);
     assert!(missing.is_empty(), "jobs lost: {missing:?}");
     assert_eq!(duplicates, 0, "no failure, so no job runs twice");
-    let (_, per_worker) = run.handled();
+    let (_, per_worker) = run.workers.handled();
     assert_eq!(
         per_worker.len(),
         3,
@@ -338,22 +281,5 @@ async fn chaos_worker() {
     let url = std::env::var(URL_ENV).unwrap();
     let prefix = std::env::var(PREFIX_ENV).unwrap();
     let queue = Arc::new(driver(&url, &prefix));
-    let options = WorkerOptions {
-        concurrency: 4,
-        heartbeat_interval: Duration::from_millis(200),
-        lease: Duration::from_secs(10),
-        shutdown_grace: Duration::from_secs(2),
-        backoff: BackoffDefaults {
-            first: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        },
-        ..WorkerOptions::default()
-    };
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    Worker::new(queue, options, None)
-        .run(async move {
-            terminate.recv().await;
-        })
-        .await;
+    work_until_terminated(queue, Duration::from_millis(200), Duration::from_secs(10)).await;
 }

@@ -20,20 +20,19 @@
 //!
 //! `FASTEVENT_CHAOS_PG_PORT` moves the own cluster off its default port.
 
+mod chaos_support;
 mod postgres_own_cluster;
 mod postgres_support;
 
+use chaos_support::{WorkerProcesses, record, work_until_terminated};
 use fastevent::driver::durable::{QueueAdmin, QueueDepth};
 use fastevent::driver::postgres::{PostgresDriver, PostgresOptions};
 use fastevent::job::JobDefaults;
-use fastevent::worker::{BackoffDefaults, Worker, WorkerOptions};
 use fastevent::{Event, listener};
 use postgres_own_cluster::OwnCluster;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,25 +63,10 @@ pub struct RecordPgChaosJob;
 #[listener(on = PgChaosJob, tries = 5, backoff = "50ms")]
 impl RecordPgChaosJob {
     async fn handle(&self, job: &PgChaosJob) -> Result<(), std::io::Error> {
-        record(&format!("+{}", job.n))?;
+        record(DIR_ENV, &format!("+{}", job.n))?;
         tokio::time::sleep(Duration::from_millis(job.millis)).await;
-        record(&job.n.to_string())
+        record(DIR_ENV, &job.n.to_string())
     }
-}
-
-/// One file per worker process, one line per job started (`+n`) and per
-/// job handled (`n`, written when it is done: a job killed mid-way leaves
-/// only its `+n`).
-fn record(line: &str) -> std::io::Result<()> {
-    let Some(dir) = std::env::var_os(DIR_ENV) else {
-        return Ok(());
-    };
-    let path = Path::new(&dir).join(format!("{}.log", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?;
-    file.write_all(format!("{line}\n").as_bytes())
 }
 
 fn driver(url: &str, schema: &str) -> PostgresDriver {
@@ -93,118 +77,6 @@ fn driver(url: &str, schema: &str) -> PostgresDriver {
         ..PostgresOptions::new(url)
     };
     PostgresDriver::new(options, JobDefaults::default(), None)
-}
-
-/// The worker processes and their record files.
-struct Workers {
-    url: String,
-    schema: String,
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Workers {
-    fn new(url: &str, schema: &str) -> Self {
-        let dir = std::env::temp_dir().join(schema);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self {
-            url: url.to_string(),
-            schema: schema.to_string(),
-            dir,
-            children: Vec::new(),
-        }
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "chaos_worker", "--nocapture"])
-            .env(CHILD_ENV, "1")
-            .env(CHILD_URL_ENV, &self.url)
-            .env(SCHEMA_ENV, &self.schema)
-            .env(DIR_ENV, &self.dir)
-            .spawn()
-            .unwrap();
-        self.children.push(child);
-    }
-
-    /// Kills the first worker with SIGKILL once it is running a job; its
-    /// process id, and the jobs it was running.
-    fn kill_first_mid_job(&mut self) -> (u32, BTreeSet<u64>) {
-        let pid = self.children[0].id();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.running(pid).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let _ = self.children.remove(0).wait();
-        (pid, self.running(pid))
-    }
-
-    /// The jobs worker `pid` started and has not finished.
-    fn running(&self, pid: u32) -> BTreeSet<u64> {
-        let path = self.dir.join(format!("{pid}.log"));
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let mut running = BTreeSet::new();
-        for line in text.lines() {
-            match line.strip_prefix('+') {
-                Some(n) => running.extend(n.parse::<u64>().ok()),
-                None => {
-                    line.parse::<u64>().ok().map(|n| running.remove(&n));
-                }
-            }
-        }
-        running
-    }
-
-    /// Job number -> times handled, and job numbers per worker process.
-    fn handled(&self) -> (BTreeMap<u64, u32>, BTreeMap<u32, Vec<u64>>) {
-        let mut counts = BTreeMap::new();
-        let mut per_worker: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.trim_end_matches(".log").parse().unwrap_or(0);
-            let done = text.lines().filter(|l| !l.starts_with('+'));
-            for n in done.filter_map(|l| l.trim().parse::<u64>().ok()) {
-                *counts.entry(n).or_insert(0) += 1;
-                per_worker.entry(pid).or_default().push(n);
-            }
-        }
-        (counts, per_worker)
-    }
-
-    /// Waits until every job of `accepted` was handled, or `limit` passes;
-    /// returns the ones never handled.
-    async fn wait_handled(&self, accepted: &BTreeSet<u64>, limit: Duration) -> Vec<u64> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (counts, _) = self.handled();
-            let missing: Vec<u64> = accepted
-                .iter()
-                .filter(|n| !counts.contains_key(n))
-                .copied()
-                .collect();
-            if missing.is_empty() || Instant::now() > deadline {
-                return missing;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// One `dispatch()`: its job number, when it started (since the test's
@@ -295,7 +167,12 @@ async fn server_restart_and_a_killed_worker_lose_no_dispatched_job() {
     let schema = postgres_support::fresh_schema("chaos");
     let driver = Arc::new(driver(&cluster.url, &schema));
     driver.depth().await.expect("the tables are made");
-    let mut workers = Workers::new(&cluster.url, &schema);
+    let env = [
+        (CHILD_ENV, "1"),
+        (CHILD_URL_ENV, &cluster.url),
+        (SCHEMA_ENV, &schema),
+    ];
+    let mut workers = WorkerProcesses::new(&schema, DIR_ENV, &env);
     for _ in 0..3 {
         workers.spawn();
     }
@@ -321,7 +198,11 @@ struct Killed {
 /// The faults, in order: the server stopped for [`OUTAGE`] under
 /// dispatchers and workers, then, once jobs flow again, a worker killed
 /// while it runs a job, and a new one in its place.
-async fn chaos(cluster: &OwnCluster, workers: &mut Workers, start: Instant) -> (Outage, Killed) {
+async fn chaos(
+    cluster: &OwnCluster,
+    workers: &mut WorkerProcesses,
+    start: Instant,
+) -> (Outage, Killed) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopping = start.elapsed();
     cluster.stop();
@@ -351,7 +232,7 @@ async fn chaos(cluster: &OwnCluster, workers: &mut Workers, start: Instant) -> (
 
 async fn check(
     driver: &PostgresDriver,
-    workers: &Workers,
+    workers: &WorkerProcesses,
     attempts: &[Attempt],
     outage: &Outage,
     killed: Killed,
@@ -381,7 +262,7 @@ async fn check(
 }
 
 fn report(
-    workers: &Workers,
+    workers: &WorkerProcesses,
     attempts: &[Attempt],
     accepted: &BTreeSet<u64>,
     missing: &[u64],
@@ -460,7 +341,7 @@ fn check_dispatches(attempts: &[Attempt], outage: &Outage) {
 /// The pools reconnected by themselves: the dispatcher's dispatches
 /// succeed again after the outage, and each worker process that lived
 /// through it handled jobs dispatched after it.
-fn check_reconnected(workers: &Workers, attempts: &[Attempt], outage: &Outage) {
+fn check_reconnected(workers: &WorkerProcesses, attempts: &[Attempt], outage: &Outage) {
     let after: BTreeSet<u64> = attempts
         .iter()
         .filter(|a| a.at > outage.up && a.error.is_none())
@@ -482,7 +363,7 @@ fn check_reconnected(workers: &Workers, attempts: &[Attempt], outage: &Outage) {
     let (_, per_worker) = workers.handled();
     // The last child is the one started after the kill.
     let survivors = &workers.children[..workers.children.len() - 1];
-    for pid in survivors.iter().map(Child::id) {
+    for pid in survivors.iter().map(std::process::Child::id) {
         let handled_after = per_worker
             .get(&pid)
             .map_or(0, |jobs| jobs.iter().filter(|n| after.contains(n)).count());
@@ -495,7 +376,7 @@ fn check_reconnected(workers: &Workers, attempts: &[Attempt], outage: &Outage) {
 
 /// The jobs the killed worker was running were run again, to the end, by
 /// other workers once their lease ran out.
-fn check_rerun(workers: &Workers, killed: &Killed) {
+fn check_rerun(workers: &WorkerProcesses, killed: &Killed) {
     assert!(!killed.running.is_empty(), "the worker was killed mid-job");
     let (_, per_worker) = workers.handled();
     for n in &killed.running {
@@ -518,22 +399,5 @@ async fn chaos_worker() {
     let url = std::env::var(CHILD_URL_ENV).unwrap();
     let schema = std::env::var(SCHEMA_ENV).unwrap();
     let queue = Arc::new(driver(&url, &schema));
-    let options = WorkerOptions {
-        concurrency: 4,
-        heartbeat_interval: Duration::from_millis(500),
-        lease: Duration::from_secs(4),
-        shutdown_grace: Duration::from_secs(2),
-        backoff: BackoffDefaults {
-            first: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        },
-        ..WorkerOptions::default()
-    };
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-    Worker::new(queue, options, None)
-        .run(async move {
-            terminate.recv().await;
-        })
-        .await;
+    work_until_terminated(queue, Duration::from_millis(500), Duration::from_secs(4)).await;
 }
