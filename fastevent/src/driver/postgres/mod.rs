@@ -379,8 +379,9 @@ async fn send_notifications(mut sending: Sending) {
 }
 
 /// The running sender of [`send_notifications`]. A sender dropped before
-/// it is done (its runtime ended, even before it first ran) says so, so that the next dispatch
-/// starts another instead of waiting for it forever.
+/// it is done (its runtime ended, even before it first ran) says so, so
+/// that the next dispatch starts another instead of waiting for it
+/// forever.
 struct Sending {
     inner: Weak<Inner>,
     done: bool,
