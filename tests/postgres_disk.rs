@@ -1,6 +1,7 @@
 //! The PostgreSQL driver on a disk that fills up for real: a cluster of the
 //! test's own whose data directory is on a small tmpfs, and dispatchers
-//! that write big jobs until PostgreSQL runs out of space.
+//! that write big jobs until PostgreSQL runs out of space, and go on a
+//! while.
 //!
 //! What must hold: every failed `dispatch()` says why (the disk is full, or
 //! the server went away while it dealt with that), none hangs past the
@@ -33,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const PORT_ENV: &str = "FASTEVENT_DISK_PG_PORT";
@@ -47,8 +49,10 @@ const DISK_MB: &str = "48";
 /// segments often, so the tables fill the disk, as they do on a real one.
 const INITDB_OPTIONS: &str = "--wal-segsize=1";
 const CONF: &str = "min_wal_size = 2MB\nmax_wal_size = 4MB";
-/// The free space the ballast leaves for the jobs: about 128 jobs.
-const ROOM: u64 = 8 << 20;
+/// The free space the ballast leaves for the jobs: about 128 jobs, and
+/// half a PostgreSQL block. A disk's free space is seldom a multiple of
+/// 8 KiB: the last block the server adds to a table is then written in part.
+const ROOM: u64 = (8 << 20) + 4096;
 /// A job's payload: incompressible, so TOAST compression cannot shrink it.
 const PAYLOAD: usize = 64 << 10;
 
@@ -56,9 +60,11 @@ const PAYLOAD: usize = 64 << 10;
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// What a dispatch may take beyond [`TIMEOUT`] before it counts as hung.
 const HANG_MARGIN: Duration = Duration::from_secs(5);
-/// Dispatching tasks, and how many errors end each one.
+/// Dispatching tasks.
 const TASKS: u64 = 6;
-const ERRORS_PER_TASK: usize = 5;
+/// How long they go on after the first error: the server meanwhile writes
+/// WAL for the failed inserts, and its checkpoints meet the full disk too.
+const FULL_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 pub struct DiskJob {
@@ -112,30 +118,33 @@ struct Attempt {
     error: Option<String>,
 }
 
-/// [`TASKS`] tasks dispatch big jobs until each has seen
-/// [`ERRORS_PER_TASK`] errors, or `limit` passes.
+/// [`TASKS`] tasks dispatch big jobs until [`FULL_FOR`] after the first
+/// error, or until `limit`.
 async fn dispatch_until_full(driver: Arc<PostgresDriver>, limit: Duration) -> Vec<Attempt> {
     let start = Instant::now();
+    // Milliseconds from the start to the first error (0: none yet).
+    let first_error = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..TASKS {
-        let driver = driver.clone();
+        let (driver, first_error) = (driver.clone(), first_error.clone());
         tasks.spawn(async move {
             let mut attempts: Vec<Attempt> = Vec::new();
-            let mut i = 0;
-            while attempts.iter().filter(|a| a.error.is_some()).count() < ERRORS_PER_TASK
-                && start.elapsed() < limit
-            {
-                let n = task * 1_000_000 + i;
-                i += 1;
-                let job = DiskJob {
-                    n,
-                    padding: noise(n, PAYLOAD),
-                };
-                let at = start.elapsed();
-                let result = fastevent::dispatch_to(driver.as_ref(), job).await;
-                let took = start.elapsed() - at;
-                let error = result.err().map(|e| e.to_string());
-                attempts.push(Attempt { n, at, took, error });
+            let go_on = || match first_error.load(Ordering::SeqCst) {
+                0 => start.elapsed() < limit,
+                ms => start.elapsed() < Duration::from_millis(ms) + FULL_FOR,
+            };
+            for i in 0.. {
+                if !go_on() {
+                    break;
+                }
+                let attempt = dispatch_one(&driver, task * 1_000_000 + i, start).await;
+                if attempt.error.is_some() {
+                    let ms = (attempt.at.as_millis() as u64).max(1);
+                    let _ = first_error.compare_exchange(0, ms, Ordering::SeqCst, Ordering::SeqCst);
+                    // A full disk answers at once: no hot loop.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                attempts.push(attempt);
             }
             attempts
         });
@@ -145,6 +154,18 @@ async fn dispatch_until_full(driver: Arc<PostgresDriver>, limit: Duration) -> Ve
         attempts.extend(done.unwrap());
     }
     attempts
+}
+
+async fn dispatch_one(driver: &PostgresDriver, n: u64, start: Instant) -> Attempt {
+    let job = DiskJob {
+        n,
+        padding: noise(n, PAYLOAD),
+    };
+    let at = start.elapsed();
+    let result = fastevent::dispatch_to(driver, job).await;
+    let took = start.elapsed() - at;
+    let error = result.err().map(|e| e.to_string());
+    Attempt { n, at, took, error }
 }
 
 /// What an error message says happened, or `None` when it does not say.
