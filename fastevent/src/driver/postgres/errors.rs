@@ -19,6 +19,12 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
                 format!("PostgreSQL at {server} refused the login: {}", db.message())
             }
             Some("3D000") => format!("PostgreSQL at {server}: {}", db.message()),
+            // disk_full: the server's own text may not say so ("could not
+            // extend file ...: wrote only 4096 of 8192 bytes at block 1126").
+            Some("53100") => format!(
+                "PostgreSQL at {server} is out of disk space: {} (free space on the server's disk)",
+                db.message()
+            ),
             Some("42501") => format!(
                 "PostgreSQL at {server}: {} (the driver creates its tables on first use: grant the user CREATE on the schema, or run it once as a user that may)",
                 db.message()
