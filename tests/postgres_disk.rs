@@ -177,6 +177,7 @@ fn cause(message: &str) -> Option<&'static str> {
         "cannot reach PostgreSQL",
         "no connection to PostgreSQL",
         "server closed the connection",
+        "is the server shutting down or restarting?",
     ];
     if disk_full.iter().any(|s| message.contains(s)) {
         Some("disk full")

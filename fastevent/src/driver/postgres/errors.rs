@@ -14,6 +14,11 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
         ),
         sqlx::Error::Io(io) => format!("cannot reach PostgreSQL at {server}: {io}"),
         sqlx::Error::Tls(tls) => format!("TLS with PostgreSQL at {server} failed: {tls}"),
+        // Seen from a server going down mid-handshake (a crash on a full
+        // disk): "unexpected response from SSLRequest: 0x00".
+        sqlx::Error::Protocol(what) => format!(
+            "the connection to PostgreSQL at {server} broke off ({what}): is the server shutting down or restarting?"
+        ),
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("28P01" | "28000") => {
                 format!("PostgreSQL at {server} refused the login: {}", db.message())
