@@ -11,6 +11,14 @@
 #
 # e.g. `start fe_chaos_1234 5479`; then postgres://postgres@127.0.0.1:5479/postgres.
 # Needs root (or the postgres user) for pg_createcluster and pg_dropcluster.
+#
+# Read when the cluster is made:
+#   OWN_CLUSTER_NAPTIME_S      autovacuum_naptime, in seconds
+#   OWN_CLUSTER_DISK_MB        the data directory on a tmpfs of this many MiB
+#                              of its own, at /tmp/fastevent-pg-NAME (mounted
+#                              here, unmounted by `drop`; needs root)
+#   OWN_CLUSTER_INITDB_OPTIONS more initdb options (e.g. --wal-segsize=1)
+#   OWN_CLUSTER_CONF           more lines for the cluster's configuration
 set -euo pipefail
 
 version=15
@@ -27,6 +35,9 @@ wait_ready() {
     return 1
 }
 
+# The tmpfs of OWN_CLUSTER_DISK_MB (see above).
+disk=/tmp/fastevent-pg-$name
+
 port_of() {
     pg_conftool "$version" "$name" show -s port
 }
@@ -35,10 +46,18 @@ case "$action" in
 start)
     if ! pg_lsclusters -h | awk '{print $1 "/" $2}' | grep -qx "$version/$name"; then
         port=${3:?PORT: the cluster does not exist yet}
+        data=()
+        if [ -n "${OWN_CLUSTER_DISK_MB:-}" ]; then
+            mkdir -p "$disk"
+            mountpoint -q "$disk" || mount -t tmpfs -o "size=${OWN_CLUSTER_DISK_MB}m" tmpfs "$disk"
+            data=(-d "$disk/data")
+        fi
         # Explicit auth options leave initdb's pg_hba.conf as it is: trust
         # for the local socket and for 127.0.0.1.
-        pg_createcluster --quiet --start-conf=manual -p "$port" \
-            "$version" "$name" -- --auth-local=trust --auth-host=trust >/dev/null
+        # shellcheck disable=SC2086 # the initdb options are words
+        pg_createcluster --quiet --start-conf=manual -p "$port" "${data[@]}" \
+            "$version" "$name" -- --auth-local=trust --auth-host=trust \
+            ${OWN_CLUSTER_INITDB_OPTIONS:-} >/dev/null
         # Loopback only (pg_createcluster's -o quotes this value wrongly).
         echo "listen_addresses = '127.0.0.1'" \
             >"/etc/postgresql/$version/$name/conf.d/own-cluster.conf"
@@ -47,6 +66,9 @@ start)
         if [ -n "${OWN_CLUSTER_NAPTIME_S:-}" ]; then
             echo "autovacuum_naptime = ${OWN_CLUSTER_NAPTIME_S}s" \
                 >>"/etc/postgresql/$version/$name/conf.d/own-cluster.conf"
+        fi
+        if [ -n "${OWN_CLUSTER_CONF:-}" ]; then
+            echo "$OWN_CLUSTER_CONF" >>"/etc/postgresql/$version/$name/conf.d/own-cluster.conf"
         fi
     fi
     pg_ctlcluster "$version" "$name" start
@@ -64,6 +86,12 @@ drop)
     pg_dropcluster --stop "$version" "$name" 2>/dev/null || true
     # pg_dropcluster leaves files it did not make (conf.d/own-cluster.conf).
     rm -rf "/etc/postgresql/$version/$name"
+    if mountpoint -q "$disk"; then
+        umount "$disk"
+    fi
+    if [ -d "$disk" ]; then
+        rmdir "$disk"
+    fi
     ;;
 *)
     echo "usage: own-cluster.sh start|stop|restart|drop NAME [PORT]" >&2

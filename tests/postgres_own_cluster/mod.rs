@@ -20,6 +20,12 @@ impl OwnCluster {
     /// Makes and starts cluster `fe_{what}_{pid}` on `port`; `port_env`
     /// names the variable that moves it when the port is taken.
     pub fn start(what: &str, port: u16, port_env: &str) -> Self {
+        Self::start_with(what, port, port_env, &[])
+    }
+
+    /// As [`start`](Self::start), with `settings` for the script when it
+    /// makes the cluster (`OWN_CLUSTER_*`, see `own-cluster.sh`).
+    pub fn start_with(what: &str, port: u16, port_env: &str, settings: &[(&str, &str)]) -> Self {
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
             panic!("port {port} is taken: set {port_env} to a free one");
         }
@@ -27,8 +33,15 @@ impl OwnCluster {
             name: format!("fe_{what}_{}", std::process::id()),
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         };
-        cluster.script(&["start", &cluster.name, &port.to_string()]);
+        let port = port.to_string();
+        cluster.script_with(&["start", &cluster.name, &port], settings);
         cluster
+    }
+
+    /// The tmpfs its data directory is on, when it was made with
+    /// `OWN_CLUSTER_DISK_MB`.
+    pub fn disk(&self) -> PathBuf {
+        PathBuf::from(format!("/tmp/fastevent-pg-{}", self.name))
     }
 
     /// Stops the server, ending its connections at once.
@@ -42,16 +55,25 @@ impl OwnCluster {
     }
 
     fn script(&self, args: &[&str]) {
-        let status = Command::new(script_path()).args(args).status().unwrap();
+        self.script_with(args, &[]);
+    }
+
+    fn script_with(&self, args: &[&str], settings: &[(&str, &str)]) {
+        let mut command = Command::new(script_path());
+        command.args(args).envs(settings.iter().copied());
+        let status = command.status().unwrap();
         assert!(status.success(), "own-cluster.sh {args:?} failed: {status}");
     }
 }
 
 impl Drop for OwnCluster {
     fn drop(&mut self) {
-        let _ = Command::new(script_path())
+        let status = Command::new(script_path())
             .args(["drop", &self.name])
             .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("could not drop cluster {}: {status:?}", self.name);
+        }
     }
 }
 

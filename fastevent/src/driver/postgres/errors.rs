@@ -14,11 +14,22 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
         ),
         sqlx::Error::Io(io) => format!("cannot reach PostgreSQL at {server}: {io}"),
         sqlx::Error::Tls(tls) => format!("TLS with PostgreSQL at {server} failed: {tls}"),
+        // Seen from a server going down mid-handshake (a crash on a full
+        // disk): "unexpected response from SSLRequest: 0x00".
+        sqlx::Error::Protocol(what) => format!(
+            "the connection to PostgreSQL at {server} broke off ({what}): is the server shutting down or restarting?"
+        ),
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("28P01" | "28000") => {
                 format!("PostgreSQL at {server} refused the login: {}", db.message())
             }
             Some("3D000") => format!("PostgreSQL at {server}: {}", db.message()),
+            // disk_full: the server's own text may not say so ("could not
+            // extend file ...: wrote only 4096 of 8192 bytes at block 1126").
+            Some("53100") => format!(
+                "PostgreSQL at {server} is out of disk space: {} (free space on the server's disk)",
+                db.message()
+            ),
             Some("42501") => format!(
                 "PostgreSQL at {server}: {} (the driver creates its tables on first use: grant the user CREATE on the schema, or run it once as a user that may)",
                 db.message()
