@@ -39,3 +39,34 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
         other => format!("PostgreSQL at {server}: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(error: sqlx::Error) -> String {
+        let url = "postgres://app:s3cret@db:5432/app";
+        describe(&error, url, Duration::from_secs(2))
+    }
+
+    #[test]
+    fn each_kind_of_failure_names_the_server_without_its_password_and_says_what_happened() {
+        let protocol = described(sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x00".into(),
+        ));
+        assert_eq!(
+            protocol,
+            "the connection to PostgreSQL at postgres://app:***@db:5432/app broke off \
+             (unexpected response from SSLRequest: 0x00): is the server shutting down or restarting?"
+        );
+        let timeout = described(sqlx::Error::PoolTimedOut);
+        assert!(timeout.starts_with("no connection to PostgreSQL at postgres://app:***@db"));
+        assert!(timeout.contains("within 2.0 s (FASTEVENT_POSTGRES_TIMEOUT_S)"));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let io = described(sqlx::Error::Io(refused));
+        assert!(
+            io.starts_with("cannot reach PostgreSQL at postgres://app:***@db"),
+            "{io}"
+        );
+    }
+}
