@@ -211,7 +211,7 @@ impl AmqpOptions {
 }
 
 /// The RabbitMQ queue driver: both the [`Driver`] dispatch hands jobs to and
-/// the [`DurableQueue`] workers take them from. Cheap to clone; clones share
+/// the [`DurableQueue`](crate::driver::durable::DurableQueue) workers take them from. Cheap to clone; clones share
 /// the connection. The installed one comes from `QUEUE_DRIVER=amqp`; build
 /// one in code for a deploy script, a second broker, or a test.
 ///

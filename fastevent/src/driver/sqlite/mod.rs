@@ -40,7 +40,7 @@ use std::time::Duration;
 const SWEEP_INTERVAL_MS: u64 = 10_000;
 
 /// The SQLite queue driver: a [`Driver`] that stores jobs in a file, and
-/// the [`DurableQueue`] workers on the same machine take them from. The
+/// the [`DurableQueue`](crate::driver::durable::DurableQueue) workers on the same machine take them from. The
 /// installed one comes from `QUEUE_DRIVER=sqlite`; build one in code for a
 /// second queue, or a test. Cheap to clone; clones share the connection.
 ///
