@@ -16,6 +16,7 @@ pub(crate) mod outbox;
 mod queries;
 mod runtime;
 mod schema;
+mod upkeep;
 mod wake;
 
 pub use crate::outbox::postgres::dispatch_in;
@@ -102,9 +103,23 @@ impl PostgresDriver {
             schema::ensure(&mut connection, &self.inner.tables, &self.inner.options)
                 .await
                 .map_err(|message| self.queue_error(message))?;
-            let _ = self.inner.ready.set(());
+            if self.inner.ready.set(()).is_ok() {
+                self.warn_without_upkeep(&mut connection).await;
+            }
         }
         Ok(pool)
+    }
+
+    /// Logs a warning when autovacuum will not visit the jobs table.
+    async fn warn_without_upkeep(&self, connection: &mut sqlx::PgConnection) {
+        let server = options::masked(&self.inner.options.url);
+        match upkeep::warning(connection, &self.inner.tables, &server).await {
+            Ok(Some(warning)) => tracing::warn!(target: "fastevent", "{warning}"),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(target: "fastevent", %error, "postgres: could not read the autovacuum settings")
+            }
+        }
     }
 
     /// A pool that connects when first used.
