@@ -88,6 +88,65 @@ mod tests {
         assert!(notifier.poke(["c"]), "the next poke starts another");
     }
 
+    /// Seeded random runs of dispatches poking queues and a sender taking
+    /// them, finishing or dropped midway, against what must hold: one
+    /// sender at most, each statement announces exactly the queues poked
+    /// since the last one, and a poked queue never waits without a sender
+    /// that will take it.
+    #[test]
+    fn model_one_sender_and_no_poked_queue_is_left_behind() {
+        for seed in 0..2000u64 {
+            let mut state = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut draw = |n: u64| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) % n
+            };
+            let notifier = Notifier::default();
+            let (mut sender, mut pending) = (false, BTreeSet::new());
+            for step in 0..40 {
+                let at = format!("seed {seed} step {step}");
+                match draw(3) {
+                    0 => {
+                        let queues: Vec<&str> = ["a", "b", "c"]
+                            .into_iter()
+                            .filter(|_| draw(2) == 0)
+                            .collect();
+                        pending.extend(queues.iter().map(|q| q.to_string()));
+                        let starts = notifier.poke(queues);
+                        assert_eq!(starts, !sender, "{at}: a sender starts iff none runs");
+                        sender = true;
+                    }
+                    1 if sender => {
+                        let expected = (!pending.is_empty())
+                            .then(|| std::mem::take(&mut pending).into_iter().collect());
+                        sender = expected.is_some();
+                        assert_eq!(
+                            notifier.next(),
+                            expected,
+                            "{at}: what the statement announces"
+                        );
+                    }
+                    2 if sender => {
+                        notifier.abandoned();
+                        sender = false;
+                    }
+                    _ => {}
+                }
+                // What a dropped sender had taken is lost (a hint); what it had
+                // not taken waits for the next poke's sender, which then
+                // announces it with its own.
+                if !sender && !pending.is_empty() {
+                    assert!(notifier.poke([]), "{at}: the next poke starts a sender");
+                    sender = true;
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_sender_dropped_before_it_was_done_lets_the_next_poke_start_another() {
         let notifier = Notifier::default();
