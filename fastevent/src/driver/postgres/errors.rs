@@ -12,6 +12,11 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
             "no connection to PostgreSQL at {server} within {:.1} s (FASTEVENT_POSTGRES_TIMEOUT_S): is the server up and reachable?",
             timeout.as_secs_f64()
         ),
+        // An established connection cut by the server's end (its process
+        // died or restarts): the statement in flight may have committed.
+        sqlx::Error::Io(io) if broke_off(io.kind()) => format!(
+            "the connection to PostgreSQL at {server} broke off ({io}): is the server shutting down or restarting?"
+        ),
         sqlx::Error::Io(io) => format!("cannot reach PostgreSQL at {server}: {io}"),
         sqlx::Error::Tls(tls) => format!("TLS with PostgreSQL at {server} failed: {tls}"),
         // Seen from a server going down mid-handshake (a crash on a full
@@ -38,6 +43,14 @@ pub(super) fn describe(error: &sqlx::Error, url: &str, timeout: Duration) -> Str
         },
         other => format!("PostgreSQL at {server}: {other}"),
     }
+}
+
+fn broke_off(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        kind,
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
 }
 
 #[cfg(test)]
@@ -68,5 +81,28 @@ mod tests {
             io.starts_with("cannot reach PostgreSQL at postgres://app:***@db"),
             "{io}"
         );
+    }
+
+    #[test]
+    fn a_connection_cut_midway_is_not_called_unreachable() {
+        // What rustls says when the server's process dies under it.
+        let cut = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify",
+        );
+        for error in [
+            cut,
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        ] {
+            let said = described(sqlx::Error::Io(error));
+            let broke_off =
+                "the connection to PostgreSQL at postgres://app:***@db:5432/app broke off (";
+            assert!(said.starts_with(broke_off), "{said}");
+            assert!(
+                said.ends_with("is the server shutting down or restarting?"),
+                "{said}"
+            );
+        }
     }
 }
