@@ -153,14 +153,10 @@ async fn server_restart_and_a_killed_worker_lose_no_dispatched_job() {
     let Some(_shared) = postgres_support::url() else {
         return;
     };
-    if !postgres_own_cluster::can_make_clusters() {
-        eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
+    if !postgres_own_cluster::may_make_clusters() {
         return;
     }
-    let port = std::env::var(PORT_ENV)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT);
+    let port = postgres_own_cluster::port(PORT_ENV, DEFAULT_PORT);
     // Dropped last: the workers (declared after it) are killed first.
     let cluster = OwnCluster::start("chaos", port, PORT_ENV);
     // The whole cluster is dropped at the end, so no DropSchema here.

@@ -269,14 +269,10 @@ async fn a_full_disk_loses_no_dispatched_job_and_every_error_says_why() {
     let Some(_shared) = postgres_support::url() else {
         return;
     };
-    if !postgres_own_cluster::can_make_clusters() {
-        eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
+    if !postgres_own_cluster::may_make_clusters() {
         return;
     }
-    let port = std::env::var(PORT_ENV)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT);
+    let port = postgres_own_cluster::port(PORT_ENV, DEFAULT_PORT);
     let settings = [
         ("OWN_CLUSTER_DISK_MB", DISK_MB),
         ("OWN_CLUSTER_INITDB_OPTIONS", INITDB_OPTIONS),

@@ -237,10 +237,7 @@ async fn server(shared: String) -> (String, Option<OwnCluster>) {
          the soak needs one with autovacuum on, or root and pg_createcluster to make one",
         postgres_support::URL_ENV
     );
-    let port = std::env::var(PORT_ENV)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PORT);
+    let port = postgres_own_cluster::port(PORT_ENV, DEFAULT_PORT);
     println!(
         "soak: autovacuum is off on the shared server: soaking a cluster of its own on port {port}"
     );

@@ -82,6 +82,25 @@ fn script_path() -> PathBuf {
 }
 
 /// Whether this machine can make clusters: root, and the Debian tools.
+/// The port of a test's own cluster: the value of `port_env` when it is
+/// set, else `default`.
+pub fn port(port_env: &str, default: u16) -> u16 {
+    std::env::var(port_env)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Whether this test may make a cluster of its own; says why not when it
+/// may not (the test is then skipped).
+pub fn may_make_clusters() -> bool {
+    let may = can_make_clusters();
+    if !may {
+        eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
+    }
+    may
+}
+
 pub fn can_make_clusters() -> bool {
     let root = Command::new("id")
         .arg("-u")
