@@ -14,7 +14,7 @@ use fastevent::driver::amqp::topology::QueueType;
 use fastevent::driver::amqp::{AmqpDriver, AmqpOptions};
 use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::{JobDefaults, JobSigner};
-use fastevent::testing::conformance::{self, Queue, Target};
+use fastevent_conformance::{Queue, Target};
 use lapin::options::BasicPublishOptions;
 use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -87,7 +87,7 @@ impl Target for Amqp {
     fn inject_raw(&self, queue: &Queue, body: &[u8], signature: Option<&str>) {
         let prefix = queue.child_env[0].1.clone();
         let (body, signature) = (body.to_vec(), signature.map(str::to_string));
-        conformance::block_on(async move {
+        fastevent_conformance::block_on(async move {
             // The queue exists with the driver's arguments, then the bytes
             // go in as any other AMQP client would put them.
             let driver = driver(&prefix, None);
@@ -149,7 +149,7 @@ async fn raw_connection(url: &str) -> Connection {
 }
 
 // Each test returns at once, after saying so, when no broker is configured.
-fastevent::conformance_suite!({
+fastevent_conformance::conformance_suite!({
     if url().is_none() {
         return;
     }

@@ -7,7 +7,7 @@ mod postgres_support;
 
 use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::JobSigner;
-use fastevent::testing::conformance::{Queue, Target};
+use fastevent_conformance::{Queue, Target};
 use postgres_support::{DropSchema, URL_ENV, url};
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ impl Target for Postgres {
         // The tables exist once the driver has been used: forget a failed
         // job that does not exist.
         let durable = queue.durable.clone();
-        fastevent::testing::conformance::block_on(async move {
+        fastevent_conformance::block_on(async move {
             durable
                 .forget_failed(fastevent::driver::durable::Selection::One(-1))
                 .await
@@ -68,7 +68,7 @@ impl Target for Postgres {
 }
 
 // Each test returns at once, after saying so, when no server is configured.
-fastevent::conformance_suite!({
+fastevent_conformance::conformance_suite!({
     if url().is_none() {
         return;
     }

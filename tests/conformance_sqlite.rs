@@ -3,7 +3,7 @@
 use fastevent::driver::durable::{Selection, durable_queue_of};
 use fastevent::driver::sqlite::{SqliteDriver, SqliteOptions, Synchronous};
 use fastevent::job::{JobDefaults, JobSigner};
-use fastevent::testing::conformance::{self, Queue, Target};
+use fastevent_conformance::{Queue, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,8 +57,10 @@ impl Target for Sqlite {
         // The schema exists once the driver has written anything (reads
         // create nothing): forget a failed job that does not exist.
         let durable = queue.durable.clone();
-        conformance::block_on(async move { durable.forget_failed(Selection::One(-1)).await })
-            .unwrap();
+        fastevent_conformance::block_on(
+            async move { durable.forget_failed(Selection::One(-1)).await },
+        )
+        .unwrap();
         connection
             .execute(
                 "INSERT INTO fastevent_jobs
@@ -70,4 +72,4 @@ impl Target for Sqlite {
     }
 }
 
-fastevent::conformance_suite!(Sqlite);
+fastevent_conformance::conformance_suite!(Sqlite);

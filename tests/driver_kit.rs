@@ -7,7 +7,7 @@ mod kit_driver;
 use fastevent::driver::JobEncoder;
 use fastevent::driver::durable::durable_queue_of;
 use fastevent::job::{JobDefaults, JobSigner};
-use fastevent::testing::conformance::{Queue, Target};
+use fastevent_conformance::{Queue, Target};
 use kit_driver::FileQueue;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ impl Target for FileTarget {
     }
 }
 
-fastevent::conformance_suite!(FileTarget);
+fastevent_conformance::conformance_suite!(FileTarget);
 
 // --- under `work` ----------------------------------------------------------------------
 //

@@ -7,8 +7,8 @@
 mod postgres_support;
 
 use fastevent::driver::durable::{QueueAdmin, WorkQueue};
-use fastevent::testing::conformance::block_on;
 use fastevent::{Event, listener};
+use fastevent_conformance::block_on;
 use postgres_support::{DropSchema, claim_all, url, woken_after};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -166,8 +166,6 @@ pub mod __private {
         ALLOWED_UNWIRED, AllowedUnwired, EVENTS, EventEntry, LISTENERS, ListenerEntry,
     };
     pub use linkme;
-    #[cfg(feature = "conformance")]
-    pub use tokio;
 
     // How `#[listener]` reports a wrong `on = X`, or a wrong return type of
     // `handle`, once and at the user's tokens. The generated

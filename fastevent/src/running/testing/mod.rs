@@ -37,9 +37,6 @@
 //! `#[tokio::test]` (which gets its own runtime) sees only its own events,
 //! also from tasks it spawns, while tests run in parallel threads.
 
-#[cfg(feature = "conformance")]
-pub mod conformance;
-
 use crate::event::Event;
 use crate::listener::Listener;
 use crate::registry::registry;

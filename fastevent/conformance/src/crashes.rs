@@ -3,7 +3,7 @@
 
 use super::listeners::*;
 use super::{Target, drain, options, run_id, spawn_child, worker};
-use crate::worker::WorkerOptions;
+use fastevent::worker::WorkerOptions;
 use std::time::{Duration, Instant};
 /// The other half of [`a_worker_killed_mid_job_loses_nothing`]: the worker
 /// that gets killed, in its own process.
@@ -31,11 +31,11 @@ pub async fn a_worker_killed_mid_job_loses_nothing(target: &dyn Target, module: 
         millis: 10,
         started_file: Some(started_file.display().to_string()),
     };
-    crate::dispatch_to(queue.driver.as_ref(), event)
+    fastevent::dispatch_to(queue.driver.as_ref(), event)
         .await
         .unwrap();
     for n in 1..=5 {
-        crate::dispatch_to(
+        fastevent::dispatch_to(
             queue.driver.as_ref(),
             Counted {
                 run: run.clone(),
@@ -102,7 +102,7 @@ pub async fn a_job_that_kills_its_worker_every_time_is_dead_lettered(
             .lines()
             .count()
     };
-    crate::dispatch_to(
+    fastevent::dispatch_to(
         queue.driver.as_ref(),
         Crash {
             run: run.clone(),

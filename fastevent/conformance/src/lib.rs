@@ -9,6 +9,19 @@
 //! are dead-lettered while the rest proceed, graceful shutdown loses nothing,
 //! soft timeouts count as failed attempts, context crosses the queue, and a
 //! dispatch is all or nothing.
+//!
+//! Add it to a driver crate's `[dev-dependencies]` only: the suite's
+//! events and listeners (named `fastevent_conformance.*`) register
+//! themselves in every binary that links this crate, as any crate's do.
+
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
+/// What the generated tests name; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio;
+}
 
 mod crashes;
 mod delivery;
@@ -21,10 +34,10 @@ pub use crashes::*;
 pub use delivery::*;
 pub use failures::*;
 
-use crate::driver::Driver;
-use crate::driver::durable::DurableQueue;
-use crate::job::JobSigner;
-use crate::worker::{BackoffDefaults, StopReason, Worker, WorkerOptions};
+use fastevent::driver::Driver;
+use fastevent::driver::durable::DurableQueue;
+use fastevent::job::JobSigner;
+use fastevent::worker::{BackoffDefaults, StopReason, Worker, WorkerOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -130,7 +143,7 @@ fn worker(queue: &Queue, options: WorkerOptions) -> Worker {
 }
 
 /// Runs a worker until its queue is empty (or `limit` passes, which fails).
-pub async fn drain(queue: &Queue) -> crate::worker::WorkerReport {
+pub async fn drain(queue: &Queue) -> fastevent::worker::WorkerReport {
     let options = WorkerOptions {
         max_time: Some(Duration::from_secs(60)),
         ..options()
@@ -152,16 +165,16 @@ pub async fn drain(queue: &Queue) -> crate::worker::WorkerReport {
 ///
 /// ```text
 /// struct MyQueue;
-/// impl fastevent::testing::conformance::Target for MyQueue { /* ... */ }
+/// impl fastevent_conformance::Target for MyQueue { /* ... */ }
 ///
-/// fastevent::conformance_suite!(MyQueue);
+/// fastevent_conformance::conformance_suite!(MyQueue);
 /// ```
 ///
-/// The tests name Tokio through fastevent (`fastevent::__private::tokio`),
-/// so the calling crate needs no Tokio of its own but must call this crate
-/// `fastevent`.
+/// The tests name Tokio through this crate
+/// (`fastevent_conformance::__private::tokio`), so the calling crate needs
+/// no Tokio of its own but must call this crate `fastevent_conformance`.
 ///
-/// [`Target`]: crate::testing::conformance::Target
+/// [`Target`]: crate::Target
 #[macro_export]
 macro_rules! conformance_suite {
     ($target:expr) => {
@@ -186,11 +199,11 @@ macro_rules! conformance_suite {
         #[$crate::__private::tokio::test(
             flavor = "multi_thread",
             worker_threads = 2,
-            crate = "::fastevent::__private::tokio"
+            crate = "::fastevent_conformance::__private::tokio"
         )]
         async fn child_worker() {
-            if $crate::testing::conformance::is_child() {
-                $crate::testing::conformance::run_child_worker(&$target).await;
+            if $crate::is_child() {
+                $crate::run_child_worker(&$target).await;
             }
         }
     };
@@ -199,10 +212,10 @@ macro_rules! conformance_suite {
             #[$crate::__private::tokio::test(
                 flavor = "multi_thread",
                 worker_threads = 2,
-                crate = "::fastevent::__private::tokio"
+                crate = "::fastevent_conformance::__private::tokio"
             )]
             async fn $name() {
-                $crate::testing::conformance::$name(&$target).await;
+                $crate::$name(&$target).await;
             }
         )+
     };
@@ -211,10 +224,10 @@ macro_rules! conformance_suite {
             #[$crate::__private::tokio::test(
                 flavor = "multi_thread",
                 worker_threads = 2,
-                crate = "::fastevent::__private::tokio"
+                crate = "::fastevent_conformance::__private::tokio"
             )]
             async fn $name() {
-                $crate::testing::conformance::$name(&$target, module_path!()).await;
+                $crate::$name(&$target, module_path!()).await;
             }
         )+
     };

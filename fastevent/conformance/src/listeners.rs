@@ -2,8 +2,8 @@
 //! listener records (per run id, so that tests running at once in one
 //! process never read each other's records).
 
-use crate::context::{self, ContextKey};
-use crate::{Event, listener};
+use fastevent::context::{self, ContextKey};
+use fastevent::{Event, listener};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};

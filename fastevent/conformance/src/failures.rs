@@ -3,8 +3,8 @@
 
 use super::listeners::*;
 use super::{Target, drain, run_id};
-use crate::driver::durable::Selection;
-use crate::job::JobSigner;
+use fastevent::driver::durable::Selection;
+use fastevent::job::JobSigner;
 use std::time::{Duration, Instant};
 /// A failing job is retried after the listener's backoff, then moved to the failed store with its error.
 pub async fn retries_follow_the_backoff_then_the_job_is_dead_lettered_with_its_error(
@@ -12,7 +12,7 @@ pub async fn retries_follow_the_backoff_then_the_job_is_dead_lettered_with_its_e
 ) {
     let queue = target.open(None);
     let run = run_id("retry");
-    crate::dispatch_to(queue.driver.as_ref(), Flaky { run: run.clone() })
+    fastevent::dispatch_to(queue.driver.as_ref(), Flaky { run: run.clone() })
         .await
         .unwrap();
     let report = drain(&queue).await;
@@ -46,7 +46,7 @@ pub async fn retries_follow_the_backoff_then_the_job_is_dead_lettered_with_its_e
         "{}",
         job.error
     );
-    let envelope = crate::job::JobEnvelope::decode(&job.body).unwrap();
+    let envelope = fastevent::job::JobEnvelope::decode(&job.body).unwrap();
     assert_eq!(envelope.payload.get(), format!(r#"{{"run":"{run}"}}"#));
 }
 
@@ -54,7 +54,7 @@ pub async fn retries_follow_the_backoff_then_the_job_is_dead_lettered_with_its_e
 pub async fn a_job_retried_from_the_failed_store_runs_again(target: &dyn Target) {
     let queue = target.open(None);
     let run = run_id("failed-retry");
-    crate::dispatch_to(queue.driver.as_ref(), Flaky { run: run.clone() })
+    fastevent::dispatch_to(queue.driver.as_ref(), Flaky { run: run.clone() })
         .await
         .unwrap();
     drain(&queue).await;
@@ -89,7 +89,7 @@ pub async fn failed_jobs_can_be_forgotten(target: &dyn Target) {
     let queue = target.open(None);
     for _ in 0..3 {
         let run = run_id("forget");
-        crate::dispatch_to(queue.driver.as_ref(), Flaky { run })
+        fastevent::dispatch_to(queue.driver.as_ref(), Flaky { run })
             .await
             .unwrap();
     }
@@ -140,7 +140,7 @@ pub async fn poison_jobs_are_dead_lettered_while_the_others_proceed(target: &dyn
     let bad_payload = r#"{"fastevent_job":1,"id":"p2","event":"fastevent_conformance.counted","event_version":1,"listener":"fastevent_conformance.count","queue":"default","payload":{"run":7},"max_attempts":3,"created_at_ms":1}"#;
     target.inject_raw(&queue, bad_payload.as_bytes(), None);
     for n in 0..20 {
-        crate::dispatch_to(
+        fastevent::dispatch_to(
             queue.driver.as_ref(),
             Counted {
                 run: run.clone(),
@@ -192,7 +192,7 @@ pub async fn poison_jobs_are_dead_lettered_while_the_others_proceed(target: &dyn
 pub async fn signed_queues_refuse_unsigned_and_altered_jobs(target: &dyn Target) {
     let queue = target.open(Some("conformance-signing-key-0123456789"));
     let run = run_id("signed");
-    crate::dispatch_to(
+    fastevent::dispatch_to(
         queue.driver.as_ref(),
         Counted {
             run: run.clone(),
@@ -228,7 +228,7 @@ pub async fn signed_queues_refuse_unsigned_and_altered_jobs(target: &dyn Target)
 /// A soft timeout cancels the attempt and counts it as a failed one.
 pub async fn a_soft_timeout_cancels_the_attempt_and_counts_it(target: &dyn Target) {
     let queue = target.open(None);
-    crate::dispatch_to(
+    fastevent::dispatch_to(
         queue.driver.as_ref(),
         Stuck {
             run: run_id("stuck"),

@@ -3,8 +3,8 @@
 
 use super::listeners::*;
 use super::{Target, drain, options, run_id, worker};
-use crate::context;
-use crate::worker::{StopReason, WorkerOptions};
+use fastevent::context;
+use fastevent::worker::{StopReason, WorkerOptions};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub async fn every_job_is_handled_and_duplicates_are_counted(target: &dyn Target
             run: run.clone(),
             n,
         };
-        jobs += crate::dispatch_to(queue.driver.as_ref(), event)
+        jobs += fastevent::dispatch_to(queue.driver.as_ref(), event)
             .await
             .unwrap()
             .jobs;
@@ -53,7 +53,7 @@ pub async fn the_dispatch_context_reaches_the_worker(target: &dyn Target) {
     let event = WithContext { run: run.clone() };
     context::scope(async {
         context::set(&USER_ID, 4242).unwrap();
-        crate::dispatch_to(queue.driver.as_ref(), event)
+        fastevent::dispatch_to(queue.driver.as_ref(), event)
             .await
             .unwrap();
     })
@@ -67,7 +67,7 @@ pub async fn a_dispatch_is_all_or_nothing(target: &dyn Target) {
     let queue = target.open(None);
     let run = run_id("atomic");
     // Over the size limit: refused at dispatch, for both listeners.
-    let error = crate::dispatch_to(
+    let error = fastevent::dispatch_to(
         queue.driver.as_ref(),
         Pair {
             run: run.clone(),
@@ -87,7 +87,7 @@ pub async fn a_dispatch_is_all_or_nothing(target: &dyn Target) {
         .sum();
     assert_eq!(depth, 0, "a refused dispatch left jobs behind");
 
-    let dispatched = crate::dispatch_to(
+    let dispatched = fastevent::dispatch_to(
         queue.driver.as_ref(),
         Pair {
             run: run.clone(),
@@ -112,7 +112,7 @@ pub async fn graceful_shutdown_finishes_or_hands_back_every_job(target: &dyn Tar
             millis: 300,
             started_file: None,
         };
-        crate::dispatch_to(queue.driver.as_ref(), event)
+        fastevent::dispatch_to(queue.driver.as_ref(), event)
             .await
             .unwrap();
     }
