@@ -222,12 +222,12 @@ impl WorkQueue for PostgresDriver {
         self.inner.wake.claiming(worker);
         Box::pin(async move {
             let mut claimed = Vec::new();
+            let (pool, t) = self.use_pool().await?;
             for queue in queues {
                 let wanted = limit - claimed.len();
                 if wanted == 0 {
                     break;
                 }
-                let (pool, t) = self.use_pool().await?;
                 let jobs = queries::claim(&pool, t, queue, wanted, worker, lease)
                     .await
                     .map_err(|e| self.error(&e))?;
