@@ -150,13 +150,9 @@ async fn wait_empty(driver: &PostgresDriver, limit: Duration) -> Vec<QueueDepth>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "stops and starts a PostgreSQL cluster of its own; run with --ignored"]
 async fn server_restart_and_a_killed_worker_lose_no_dispatched_job() {
-    let Some(_shared) = postgres_support::url() else {
+    let Some(port) = postgres_own_cluster::port_if_on(PORT_ENV, DEFAULT_PORT) else {
         return;
     };
-    if !postgres_own_cluster::may_make_clusters() {
-        return;
-    }
-    let port = postgres_own_cluster::port(PORT_ENV, DEFAULT_PORT);
     // Dropped last: the workers (declared after it) are killed first.
     let cluster = OwnCluster::start("chaos", port, PORT_ENV);
     // The whole cluster is dropped at the end, so no DropSchema here.

@@ -91,14 +91,16 @@ pub fn port(port_env: &str, default: u16) -> u16 {
         .unwrap_or(default)
 }
 
-/// Whether this test may make a cluster of its own; says why not when it
-/// may not (the test is then skipped).
-pub fn may_make_clusters() -> bool {
-    let may = can_make_clusters();
-    if !may {
+/// The port of a test's own cluster, or `None` when the test is off: the
+/// PostgreSQL tests are (`FASTEVENT_POSTGRES_URL` unset), or this machine
+/// cannot make clusters (it says so).
+pub fn port_if_on(port_env: &str, default: u16) -> Option<u16> {
+    std::env::var_os("FASTEVENT_POSTGRES_URL")?;
+    if !can_make_clusters() {
         eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
+        return None;
     }
-    may
+    Some(port(port_env, default))
 }
 
 pub fn can_make_clusters() -> bool {
