@@ -95,7 +95,9 @@ pub fn port(port_env: &str, default: u16) -> u16 {
 /// PostgreSQL tests are (`FASTEVENT_POSTGRES_URL` unset), or this machine
 /// cannot make clusters (it says so).
 pub fn port_if_on(port_env: &str, default: u16) -> Option<u16> {
-    std::env::var_os("FASTEVENT_POSTGRES_URL")?;
+    std::env::var("FASTEVENT_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())?;
     if !can_make_clusters() {
         eprintln!("skipped: needs root and pg_createcluster to make a cluster of its own");
         return None;
