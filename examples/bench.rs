@@ -24,6 +24,8 @@
 // The driver sections live beside this file, one file each.
 #[path = "bench/amqp.rs"]
 mod amqp;
+#[path = "bench/latency.rs"]
+mod latency;
 #[path = "bench/postgres.rs"]
 mod postgres;
 // The tests' fresh schema names and the guard that drops them.

@@ -20,6 +20,7 @@
 //! Skipped, with a message, when the broker cannot be reached
 //! (`FASTEVENT_AMQP_URL`, else `RABBITMQ_URL`, else the local default).
 
+use super::latency::{now_ns, percentile, record_latency, take_latencies};
 use super::{
     CALLS, Row, Settings, Spread, Target, count_call, group, multi_thread_runtime, peak_rss_mib,
 };
@@ -41,8 +42,8 @@ use lapin::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// The broker round trips make each event cost ~100x a `sync` dispatch:
@@ -134,15 +135,6 @@ impl AmqpBench {
     }
 }
 
-/// Since when `sent_ns` counts, in this process.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-/// Dispatch-to-listener latencies of the latency phase, in ns.
-static LATENCIES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-fn now_ns() -> u64 {
-    EPOCH.elapsed().as_nanos() as u64
-}
-
 /// The event of this section: one trivial listener.
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 struct AmqpBenchEvent {
@@ -162,24 +154,6 @@ impl AmqpBenchListener {
         }
         count_call(event.id);
     }
-}
-
-fn record_latency(sent_ns: u64) {
-    let latency = now_ns().saturating_sub(sent_ns);
-    LATENCIES.lock().unwrap().push(latency);
-}
-
-fn take_latencies() -> Vec<f64> {
-    let mut samples = std::mem::take(&mut *LATENCIES.lock().unwrap());
-    samples.sort_unstable();
-    samples.into_iter().map(|ns| ns as f64 / 1e6).collect()
-}
-
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    if sorted_ms.is_empty() {
-        return f64::NAN;
-    }
-    sorted_ms[((sorted_ms.len() - 1) as f64 * p).round() as usize]
 }
 
 /// The baseline: the same broker through lapin alone.

@@ -24,6 +24,7 @@
 //! Skipped, with a message, when the server cannot be reached
 //! (`FASTEVENT_POSTGRES_URL`, else `DATABASE_URL`, else the local default).
 
+use super::latency::{now_ns, percentile, record_latency, take_latencies};
 use super::postgres_support::{DropSchema, fresh_schema};
 use super::{CALLS, Row, Settings, Spread, Target, count_call, group, multi_thread_runtime};
 use fastevent::driver::postgres::sqlx::postgres::PgPoolOptions;
@@ -33,8 +34,8 @@ use fastevent::job::JobDefaults;
 use fastevent::worker::{Worker, WorkerOptions};
 use fastevent::{Event, listener};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -57,15 +58,6 @@ const LATENCY_SAMPLES: usize = 300;
 const TARGET_RATIO_PERCENT: f64 = 80.0;
 const TARGET_P50_MS: f64 = 5.0;
 
-/// Since when `sent_ns` counts, in this process.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-/// Dispatch-to-listener latencies of the latency phase, in ns.
-static LATENCIES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-fn now_ns() -> u64 {
-    EPOCH.elapsed().as_nanos() as u64
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 struct PostgresBenchEvent {
     id: u64,
@@ -80,8 +72,7 @@ struct PostgresBenchListener;
 impl PostgresBenchListener {
     async fn handle(&self, event: &PostgresBenchEvent) {
         if event.sent_ns != 0 {
-            let latency = now_ns().saturating_sub(event.sent_ns);
-            LATENCIES.lock().unwrap().push(latency);
+            record_latency(event.sent_ns);
         }
         count_call(event.id);
     }
@@ -309,13 +300,6 @@ impl Figures {
     }
 }
 
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    if sorted_ms.is_empty() {
-        return f64::NAN;
-    }
-    sorted_ms[((sorted_ms.len() - 1) as f64 * p).round() as usize]
-}
-
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
@@ -371,7 +355,7 @@ async fn wait_for_calls(target: u64, limit: Duration) -> Result<(), String> {
 /// Latency samples (ms), one event at a time, each once the workers are
 /// idle again: `dispatch()` alone, and dispatch to listener.
 async fn idle_latency(driver: &Arc<PostgresDriver>) -> Result<(Vec<f64>, Vec<f64>), String> {
-    LATENCIES.lock().unwrap().clear();
+    take_latencies();
     let mut dispatch_ms = Vec::with_capacity(LATENCY_SAMPLES);
     for i in 0..LATENCY_SAMPLES as u64 {
         // Long enough for the workers to finish settling and wait again.
@@ -388,11 +372,7 @@ async fn idle_latency(driver: &Arc<PostgresDriver>) -> Result<(Vec<f64>, Vec<f64
         dispatch_ms.push(ms_since(sent));
         wait_for_calls(before + 1, Duration::from_secs(10)).await?;
     }
-    let listener_ms = std::mem::take(&mut *LATENCIES.lock().unwrap())
-        .into_iter()
-        .map(|ns| ns as f64 / 1e6)
-        .collect();
-    Ok((dispatch_ms, listener_ms))
+    Ok((dispatch_ms, take_latencies()))
 }
 
 /// Whether the baseline's inserts notify.
