@@ -2,7 +2,7 @@
 //! poison jobs, signatures, soft timeouts.
 
 use super::listeners::*;
-use super::{Target, drain, run_id};
+use super::{Queue, Target, drain, run_id};
 use fastevent::driver::durable::Selection;
 use fastevent::job::JobSigner;
 use std::time::{Duration, Instant};
@@ -133,11 +133,13 @@ pub async fn poison_jobs_are_dead_lettered_while_the_others_proceed(target: &dyn
     let run = run_id("poison");
     target.inject_raw(&queue, b"\x80\x04 this is a pickle, not a job", None);
     target.inject_raw(&queue, br#"{"fastevent_job":99}"#, None);
-    let unknown_listener = format!(
-        r#"{{"fastevent_job":1,"id":"p1","event":"fastevent_conformance.counted","event_version":1,"listener":"no_such_listener","queue":"default","payload":{{"run":"{run}","n":0}},"max_attempts":3,"created_at_ms":1}}"#
+    let unknown_listener = counted_job(
+        "p1",
+        "no_such_listener",
+        &format!(r#"{{"run":"{run}","n":0}}"#),
     );
     target.inject_raw(&queue, unknown_listener.as_bytes(), None);
-    let bad_payload = r#"{"fastevent_job":1,"id":"p2","event":"fastevent_conformance.counted","event_version":1,"listener":"fastevent_conformance.count","queue":"default","payload":{"run":7},"max_attempts":3,"created_at_ms":1}"#;
+    let bad_payload = counted_job("p2", "fastevent_conformance.count", r#"{"run":7}"#);
     target.inject_raw(&queue, bad_payload.as_bytes(), None);
     for n in 0..20 {
         fastevent::dispatch_to(
@@ -158,15 +160,7 @@ pub async fn poison_jobs_are_dead_lettered_while_the_others_proceed(target: &dyn
     );
     assert_eq!(handled(&run).len(), 20);
 
-    let mut errors: Vec<String> = queue
-        .durable
-        .failed_jobs(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.error)
-        .collect();
-    errors.sort();
+    let errors = failed_errors(&queue).await;
     let expected = [
         "job envelope format 99 is not supported",
         "no listener `no_such_listener` of event `fastevent_conformance.counted` is registered",
@@ -201,9 +195,8 @@ pub async fn signed_queues_refuse_unsigned_and_altered_jobs(target: &dyn Target)
     )
     .await
     .unwrap();
-    let body = format!(
-        r#"{{"fastevent_job":1,"id":"s1","event":"fastevent_conformance.counted","event_version":1,"listener":"fastevent_conformance.count","queue":"default","payload":{{"run":"{run}","n":2}},"max_attempts":3,"created_at_ms":1}}"#
-    );
+    let payload = format!(r#"{{"run":"{run}","n":2}}"#);
+    let body = counted_job("s1", "fastevent_conformance.count", &payload);
     target.inject_raw(&queue, body.as_bytes(), None);
     let forged = JobSigner::new("someone-elses-key-0123456789")
         .unwrap()
@@ -212,15 +205,7 @@ pub async fn signed_queues_refuse_unsigned_and_altered_jobs(target: &dyn Target)
     let report = drain(&queue).await;
     assert_eq!((report.succeeded, report.failed), (1, 2), "{report:?}");
     assert_eq!(handled(&run).keys().copied().collect::<Vec<_>>(), vec![1]);
-    let mut errors: Vec<String> = queue
-        .durable
-        .failed_jobs(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.error)
-        .collect();
-    errors.sort();
+    let errors = failed_errors(&queue).await;
     assert!(errors[0].contains("not signed"), "{errors:?}");
     assert!(errors[1].contains("signature does not match"), "{errors:?}");
 }
@@ -249,4 +234,21 @@ pub async fn a_soft_timeout_cancels_the_attempt_and_counts_it(target: &dyn Targe
         "{}",
         failed[0].error
     );
+}
+
+/// A job envelope of event `fastevent_conformance.counted` as another
+/// program would write it, with `id`, `listener` and `payload` (JSON) as
+/// given.
+fn counted_job(id: &str, listener: &str, payload: &str) -> String {
+    format!(
+        r#"{{"fastevent_job":1,"id":"{id}","event":"fastevent_conformance.counted","event_version":1,"listener":"{listener}","queue":"default","payload":{payload},"max_attempts":3,"created_at_ms":1}}"#
+    )
+}
+
+/// The errors of the queue's failed jobs, sorted.
+async fn failed_errors(queue: &Queue) -> Vec<String> {
+    let failed = queue.durable.failed_jobs(10).await.unwrap();
+    let mut errors: Vec<String> = failed.into_iter().map(|f| f.error).collect();
+    errors.sort();
+    errors
 }
