@@ -104,23 +104,7 @@ fn work_scales_up_on_the_depth_of_the_postgres_queue() {
     let Some((mut app, _drop)) = app("pgapp_scale") else {
         return;
     };
-    app.set("FARM_SLOW_MS", "400");
-    app.dispatch("slow", 8);
-    let supervisor = app.start(&[
-        "work",
-        "--concurrency",
-        "1",
-        "--min-workers",
-        "1",
-        "--max-workers",
-        "3",
-    ]);
-    let up = supervisor.wait_for("scaling up", 1);
-    assert!(
-        up[0].contains("more than 1 worker can hold (1); starting 2 more"),
-        "{up:#?}"
-    );
-    supervisor.wait_for("worker 3 ready", 1);
+    let supervisor = app.scale_up_on_a_backlog();
     harness::wait_until("every job to complete", || {
         handled(&app, "slow-done").0.len() == 8
     });

@@ -205,26 +205,8 @@ fn sigterm_drains_the_workers_and_exits_0() {
 #[test]
 fn the_pool_scales_up_on_a_backlog_and_back_down_when_idle() {
     let mut app = App::new("scaling");
-    app.set("FARM_SLOW_MS", "400");
     app.set("SCALE_DOWN_COOLDOWN_S", "0.5");
-    app.dispatch("slow", 8);
-    let supervisor = app.start(&[
-        "work",
-        "--concurrency",
-        "1",
-        "--min-workers",
-        "1",
-        "--max-workers",
-        "3",
-    ]);
-
-    // One worker holds one job: a backlog of 7 adds two (the batch), not more.
-    let up = supervisor.wait_for("scaling up", 1);
-    assert!(
-        up[0].contains("more than 1 worker can hold (1); starting 2 more"),
-        "{up:#?}"
-    );
-    supervisor.wait_for("worker 3 ready", 1);
+    let supervisor = app.scale_up_on_a_backlog();
     wait_until("every job to complete", || {
         pids_of(&app.record(), "slow-done").len() == 8
     });

@@ -192,6 +192,32 @@ impl App {
         )
     }
 
+    /// A backlog the pool must grow for: 8 slow jobs (400 ms each), then
+    /// `work` with one job per worker and 1 to 3 workers; returns the
+    /// supervisor once it has started the two more workers the backlog asks
+    /// for, at once, and the third is ready.
+    pub fn scale_up_on_a_backlog(&mut self) -> Running {
+        self.set("FARM_SLOW_MS", "400");
+        self.dispatch("slow", 8);
+        let pool = [
+            "--concurrency",
+            "1",
+            "--min-workers",
+            "1",
+            "--max-workers",
+            "3",
+        ];
+        let supervisor = self.start(&[&["work"][..], &pool].concat());
+        // One worker holds one job: a backlog of 7 adds two (the batch), not more.
+        let up = supervisor.wait_for("scaling up", 1);
+        assert!(
+            up[0].contains("more than 1 worker can hold (1); starting 2 more"),
+            "{up:#?}"
+        );
+        supervisor.wait_for("worker 3 ready", 1);
+        supervisor
+    }
+
     /// Starts `farm-test-app ARGS` in the background, collecting its
     /// standard output.
     pub fn start(&self, args: &[&str]) -> Running {
