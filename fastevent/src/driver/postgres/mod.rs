@@ -323,7 +323,7 @@ impl WorkQueue for PostgresDriver {
         Box::pin(async move {
             match self.pool().await {
                 Ok(pool) => {
-                    let channel = &self.inner.tables.channel;
+                    let channel = self.inner.tables.channel();
                     self.inner.wake.wait(&pool, channel, worker, at_most).await;
                 }
                 // The next claim reports the error; meanwhile, no hot loop.

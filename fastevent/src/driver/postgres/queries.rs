@@ -39,7 +39,7 @@ pub(super) async fn insert_jobs_on(
         insert_sql(t)
     );
     insert(&sql, jobs)
-        .bind(&t.channel)
+        .bind(t.channel())
         .execute(connection)
         .await
         .map(drop)
@@ -53,7 +53,7 @@ pub(super) async fn notify(
     queues: &[String],
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue")
-        .bind(&t.channel)
+        .bind(t.channel())
         .bind(queues)
         .execute(pool)
         .await
@@ -364,7 +364,7 @@ pub(super) async fn retry_failed(
         jobs = t.jobs
     ))
     .bind(id)
-    .bind(&t.channel)
+    .bind(t.channel())
     .fetch_one(pool)
     .await?;
     Ok(moved as u64)

@@ -17,8 +17,6 @@ pub(crate) struct Tables {
     pub failed: String,
     /// One row: the schema version.
     pub version: String,
-    /// The `NOTIFY` channel workers listen on: one per set of tables.
-    pub channel: String,
 }
 
 impl Tables {
@@ -29,8 +27,13 @@ impl Tables {
             jobs: format!("{schema}.{prefix}jobs"),
             failed: format!("{schema}.{prefix}failed_jobs"),
             version: format!("{schema}.{prefix}schema_version"),
-            channel: format!("{schema}.{prefix}jobs"),
         }
+    }
+
+    /// The `NOTIFY` channel workers listen on: one per set of tables,
+    /// named after the jobs table.
+    pub(crate) fn channel(&self) -> &str {
+        &self.jobs
     }
 }
 
